@@ -1,0 +1,186 @@
+"""The audit trail: the one way to record an act, and the check that nothing was altered.
+
+Entries are appended inside the caller's transaction, so an act and its entry commit together;
+if the entry cannot be written the act fails too (the log fails closed). There is no update,
+delete or prune here, and the database refuses them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, Engine, func, insert, select, update
+
+from callvault.audit.chain import GENESIS, checkpoint_message, entry_hash
+from callvault.audit.signing import CheckpointSigner
+from callvault.audit.store import COLUMNS, audit_checkpoints, audit_head, audit_log
+from callvault.context import RequestContext
+
+# A kept checkpoint every so many entries anchors verification of long stretches.
+CHECKPOINT_EVERY = 1000
+_FETCH_BATCH = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyResult:
+    ok: bool
+    entries: int
+    first_bad: int | None
+    problem: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "entries": self.entries,
+            "first_bad": self.first_bad,
+            "problem": self.problem,
+        }
+
+
+def utc_now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+class AuditLog:
+    def __init__(self, engine: Engine, signer: CheckpointSigner) -> None:
+        self._engine = engine
+        self._signer = signer
+
+    def append(
+        self,
+        conn: Connection,
+        ctx: RequestContext,
+        action: str,
+        *,
+        object_type: str | None = None,
+        object_id: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> int:
+        """Append one entry inside ``conn``'s transaction and return its sequence number."""
+        last = conn.execute(
+            select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
+        ).first()
+        seq = 1 if last is None else last.seq + 1
+        prev_hash = GENESIS if last is None else last.hash
+        row: dict[str, Any] = {
+            "seq": seq,
+            "at": utc_now_iso(),
+            "actor": ctx.actor.name,
+            "operator": ctx.actor.operator,
+            "action": action,
+            "object_type": object_type,
+            "object_id": object_id,
+            "purpose": ctx.purpose,
+            "case_ref": ctx.case_ref,
+            "origin": ctx.origin,
+            "request_id": ctx.request_id,
+            "details": orjson.dumps(details or {}, option=orjson.OPT_SORT_KEYS).decode(),
+        }
+        row["prev_hash"] = prev_hash
+        row["hash"] = entry_hash(prev_hash, [row[c] for c in COLUMNS])
+        conn.execute(insert(audit_log).values(**row))
+        self._sign_head(conn, seq, row["hash"], row["at"])
+        return seq
+
+    def _sign_head(self, conn: Connection, seq: int, hash_: str, at: str) -> None:
+        signed = {
+            "seq": seq,
+            "at": at,
+            "hash": hash_,
+            "key_id": self._signer.key_id,
+            "signature": self._signer.sign(checkpoint_message(seq, hash_)),
+        }
+        replaced = conn.execute(update(audit_head).where(audit_head.c.id == 1).values(**signed))
+        if replaced.rowcount == 0:
+            conn.execute(insert(audit_head).values(id=1, **signed))
+        if seq % CHECKPOINT_EVERY == 0:
+            conn.execute(insert(audit_checkpoints).values(**signed))
+
+    def verify(self) -> VerifyResult:
+        """Recompute the whole chain, check every signed checkpoint and the signed head."""
+        checkpoints = self._load_checkpoints()
+        expected_seq, prev_hash = 1, GENESIS
+        hashes_at: dict[int, str] = {}
+        for row in self._iter_rows():
+            seq, stored_prev, stored_hash = row[0], row[-2], row[-1]
+            if seq != expected_seq:
+                return VerifyResult(
+                    False,
+                    expected_seq - 1,
+                    expected_seq,
+                    f"entry {expected_seq} is missing or out of order",
+                )
+            if stored_prev != prev_hash or entry_hash(prev_hash, row[:-2]) != stored_hash:
+                return VerifyResult(False, seq - 1, seq, f"entry {seq} was altered")
+            if seq in checkpoints:
+                hashes_at[seq] = stored_hash
+            prev_hash = stored_hash
+            expected_seq += 1
+        entries = expected_seq - 1
+        problem = self._check_signatures(checkpoints, hashes_at, entries, prev_hash)
+        if problem is not None:
+            return VerifyResult(False, entries, problem[0], problem[1])
+        return VerifyResult(True, entries, None)
+
+    def _iter_rows(self) -> Iterator[tuple[Any, ...]]:
+        cols = ", ".join((*COLUMNS, "prev_hash", "hash"))
+        raw = self._engine.raw_connection()
+        try:
+            cur = raw.cursor()
+            cur.execute(f"SELECT {cols} FROM audit_log ORDER BY seq")  # noqa: S608 (fixed names)
+            while batch := cur.fetchmany(_FETCH_BATCH):
+                yield from batch
+        finally:
+            raw.close()
+
+    def _load_checkpoints(self) -> dict[int, tuple[str, str]]:
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(audit_checkpoints)).all()
+        return {r.seq: (r.hash, r.signature) for r in rows}
+
+    def _check_signatures(
+        self,
+        checkpoints: dict[int, tuple[str, str]],
+        hashes_at: dict[int, str],
+        entries: int,
+        last_hash: str,
+    ) -> tuple[int, str] | None:
+        for seq, (hash_, signature) in sorted(checkpoints.items()):
+            if seq not in hashes_at:
+                return seq, f"signed checkpoint names entry {seq}, which is missing"
+            if hashes_at[seq] != hash_ or not self._signer.verify(
+                checkpoint_message(seq, hash_), signature
+            ):
+                return seq, f"signed checkpoint at entry {seq} does not match the chain"
+        with self._engine.connect() as conn:
+            head = conn.execute(select(audit_head).where(audit_head.c.id == 1)).first()
+        if head is None:
+            return (1, "the signed head of the audit log is missing") if entries else None
+        if not self._signer.verify(checkpoint_message(head.seq, head.hash), head.signature):
+            return head.seq, "the signed head of the audit log has a bad signature"
+        if head.seq != entries or head.hash != last_hash:
+            first_bad = min(head.seq, entries + 1)
+            return first_bad, (
+                f"the signed head names entry {head.seq} but the log ends at entry {entries}: "
+                "entries were cut off the end"
+            )
+        return None
+
+    def show(
+        self, *, object_id: str | None = None, limit: int = 100, after: int = 0
+    ) -> list[dict[str, Any]]:
+        """Entries in order, optionally only those about one object."""
+        query = select(audit_log).where(audit_log.c.seq > after).order_by(audit_log.c.seq)
+        if object_id is not None:
+            query = query.where(audit_log.c.object_id == object_id)
+        with self._engine.connect() as conn:
+            rows = conn.execute(query.limit(limit)).mappings().all()
+        return [{**dict(r), "details": orjson.loads(r["details"])} for r in rows]
+
+    def count(self) -> int:
+        with self._engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(audit_log)).scalar_one())

@@ -1,0 +1,97 @@
+"""Builds every backend from settings. The ONLY module that names a concrete backend.
+
+Encryption wraps the blob store here, so no caller can reach an unencrypted store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from urllib.parse import urlparse
+
+from sqlalchemy import Engine
+
+from callvault.access.service import AccessService
+from callvault.audit.service import AuditLog
+from callvault.audit.signing import load_signer
+from callvault.capture.ingest import IngestService
+from callvault.catalog.service import Catalog
+from callvault.config import Settings, load_settings
+from callvault.db import make_engine
+from callvault.errors import ConfigError
+from callvault.policy.loader import load_policy
+from callvault.policy.service import PolicyService
+from callvault.vault.blobs import FilesystemBlobStore
+from callvault.vault.interfaces import BlobStore
+from callvault.vault.keys import LocalKeyFile
+from callvault.vault.service import Vault
+
+
+def blob_store_for(url: str) -> BlobStore:
+    parsed = urlparse(url)
+    if parsed.scheme == "file":
+        return FilesystemBlobStore(Path(parsed.path))
+    raise ConfigError(
+        f"unsupported blob_url {url!r}; use file:///path (S3 arrives with scale-out)", "blob_url"
+    )
+
+
+@dataclass
+class Services:
+    """Everything a command or request needs, built lazily from one Settings."""
+
+    settings: Settings
+
+    @cached_property
+    def engine(self) -> Engine:
+        return make_engine(self.settings.db_url)
+
+    @cached_property
+    def audit(self) -> AuditLog:
+        return AuditLog(self.engine, load_signer(self.settings.audit_key_file))
+
+    @cached_property
+    def keys(self) -> LocalKeyFile:
+        return LocalKeyFile(self.settings.key_file)
+
+    @cached_property
+    def blobs(self) -> BlobStore:
+        return blob_store_for(self.settings.blob_url)
+
+    @cached_property
+    def vault(self) -> Vault:
+        return Vault(self.blobs, self.keys)
+
+    @cached_property
+    def policy(self) -> PolicyService:
+        return PolicyService(load_policy(self.settings.policy_file))
+
+    @cached_property
+    def catalog(self) -> Catalog:
+        return Catalog(self.engine)
+
+    @cached_property
+    def access(self) -> AccessService:
+        roles = frozenset(role.id for role in self.policy.policy.roles)
+        return AccessService(self.engine, self.audit, roles)
+
+    @cached_property
+    def ingest(self) -> IngestService:
+        return IngestService(
+            engine=self.engine,
+            settings=self.settings,
+            policy=self.policy,
+            vault=self.vault,
+            catalog=self.catalog,
+            audit=self.audit,
+            lock_path=self.lock_path,
+        )
+
+    @property
+    def lock_path(self) -> Path:
+        return self.settings.home / "locks" / "ingest.lock"
+
+
+def build(home: Path | None = None) -> Services:
+    return Services(load_settings(home))

@@ -1,0 +1,46 @@
+"""``callvault init [--demo]``: create a home folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from callvault.cli.output import emit, json_option, operator_context
+from callvault.config import home_from_env
+from callvault.maintenance.service import InitResult, init_home
+
+
+@click.command("init")
+@click.option("--demo", is_flag=True, help="Also ingest sample calls to try things with.")
+@click.option(
+    "--policy",
+    "policy_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Policy YAML to start from (default: the shipped council example).",
+)
+@json_option
+def init_command(demo: bool, policy_file: Path | None, as_json: bool) -> None:
+    """Create the home folder ($CALLVAULT_HOME, default ./callvault-home)."""
+    ctx = operator_context()
+    services = init_home(ctx, home_from_env(), policy_file)
+    password = services.access.add_person(ctx, "admin", "administrator")
+    token = services.access.add_service(ctx, "pbx-upload", "ingest")
+    result = InitResult(services.settings.home, "admin", password, "pbx-upload", token)
+    if demo:
+        from callvault.demo import ingest_demo_calls
+
+        result.demo = ingest_demo_calls(services, ctx)
+    emit(
+        as_json,
+        result.as_dict(),
+        lambda: (
+            f"created {result.home}\n"
+            f"administrator: admin / {password}   (shown once: keep it safe)\n"
+            f"PBX upload token (pbx-upload): {token}   (shown once)"
+            + (f"\ndemo: {result.demo}" if demo else "")
+        ),
+    )
+
+
+COMMANDS = [init_command]

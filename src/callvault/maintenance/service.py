@@ -1,0 +1,171 @@
+"""Looking after a home folder: create it, check it (and repair what is safe), rotate keys."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from callvault.audit.signing import create_signer
+from callvault.bootstrap import Services, build
+from callvault.config import SETTINGS_FILE, defaults
+from callvault.context import RequestContext
+from callvault.db import current_revision, head_revision, migrate, transaction
+from callvault.errors import CallvaultError, Conflict
+from callvault.locks import file_lock
+from callvault.policy.loader import load_policy
+from callvault.vault.keys import LocalKeyFile
+
+SHIPPED_POLICY = Path(__file__).parent.parent / "policy" / "data" / "council-example.yaml"
+
+_SETTINGS_TEMPLATE = """\
+# callvault settings. CALLVAULT_<NAME> environment variables override these.
+# Every setting is described in docs/settings.md.
+# db_url = "postgresql+psycopg://callvault@db/callvault"
+# blob_url = "file:///var/lib/callvault/blobs"
+# policy_file = "policy.yaml"
+# max_ingest_bytes = 536870912
+"""
+
+
+@dataclass
+class InitResult:
+    home: Path
+    admin_user: str
+    admin_password: str
+    ingest_user: str
+    ingest_token: str
+    demo: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "home": str(self.home),
+            "admin_user": self.admin_user,
+            "admin_password": self.admin_password,
+            "ingest_user": self.ingest_user,
+            "ingest_token": self.ingest_token,
+            "demo": self.demo,
+        }
+
+
+def init_home(ctx: RequestContext, home: Path, policy_file: Path | None = None) -> Services:
+    """Create a home folder: settings, key files, policy copy, database. Refuses to overwrite."""
+    home = home.resolve()
+    if (home / SETTINGS_FILE).exists():
+        raise Conflict(f"{home} is already a callvault home; choose another folder", "home")
+    source_policy = policy_file or SHIPPED_POLICY
+    load_policy(source_policy)  # a bad policy stops init before anything is written
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    home.chmod(0o700)
+    paths = defaults(home)
+    LocalKeyFile.create(Path(str(paths["key_file"])))
+    create_signer(Path(str(paths["audit_key_file"])))
+    shutil.copyfile(source_policy, Path(str(paths["policy_file"])))
+    services = build(home)
+    migrate(services.engine)
+    # Settings last: its presence marks a finished home, so a failed init can be re-run.
+    (home / SETTINGS_FILE).write_text(_SETTINGS_TEMPLATE, encoding="utf-8")
+    with transaction(services.engine) as conn:
+        services.audit.append(
+            conn,
+            ctx,
+            "home.initialised",
+            object_type="home",
+            object_id=str(home),
+            details={"policy_version": services.policy.policy.version},
+        )
+    return services
+
+
+@dataclass
+class CheckResult:
+    problems: list[str]
+    repaired: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "problems": self.problems, "repaired": self.repaired}
+
+
+def check_home(services: Services, *, repair: bool) -> CheckResult:
+    """Validate settings, policy, keys, schema, audit chain and blob/catalogue consistency."""
+    problems: list[str] = []
+    repaired: list[str] = []
+    for label, probe in (
+        ("policy", lambda: services.policy),
+        ("key file", services.keys.active_key_id),
+        ("audit signing key", lambda: services.audit),
+    ):
+        try:
+            probe()
+        except CallvaultError as exc:
+            problems.append(f"{label}: {exc.message}")
+    if problems:
+        return CheckResult(problems, repaired)
+    if current_revision(services.engine) != head_revision():
+        problems.append("database schema is not current; run `callvault check --repair`")
+        if repair:
+            migrate(services.engine)
+            repaired.append("migrated the database schema")
+            problems.pop()
+    verified = services.audit.verify()
+    if not verified.ok:
+        problems.append(f"audit trail: {verified.problem} (first bad entry {verified.first_bad})")
+    _check_blobs(services, repair, problems, repaired)
+    return CheckResult(problems, repaired)
+
+
+def _check_blobs(
+    services: Services, repair: bool, problems: list[str], repaired: list[str]
+) -> None:
+    # Exclusive: no ingest is between writing its blob and committing its row meanwhile.
+    with file_lock(services.lock_path, exclusive=True):
+        catalogued = services.catalog.blob_names()
+        stored = set(services.blobs.names())
+        orphans = sorted(stored - catalogued)
+        missing = sorted(catalogued - stored)
+        for name in missing:
+            problems.append(f"recording blob {name} is missing from the blob store")
+        if repair:
+            removed = services.blobs.remove_incomplete()
+            if removed:
+                repaired.append(f"removed {removed} incomplete blob write(s)")
+            for name in orphans:
+                services.blobs.delete(name)
+            if orphans:
+                repaired.append(f"removed {len(orphans)} orphan blob(s) never catalogued")
+        elif orphans:
+            problems.append(
+                f"{len(orphans)} blob(s) were never catalogued (an interrupted ingest); "
+                "run `callvault check --repair`"
+            )
+
+
+def rotate_keys(services: Services, ctx: RequestContext) -> int:
+    """Re-wrap every data key under a new key-encryption key; audio is not re-encrypted."""
+    keys = services.keys
+    old_ids = list(keys.key_ids())
+    new_id = keys.add_key()
+    rewrapped = 0
+    with transaction(services.engine) as conn:
+        for recording_id, wrapped in list(services.catalog.iter_wrapped_keys(conn)):
+            if wrapped.kek_id != new_id:
+                fresh = services.vault.rewrap_key(wrapped, recording_id)
+                services.catalog.replace_wrapped_key(conn, recording_id, fresh)
+                rewrapped += 1
+        services.audit.append(
+            conn,
+            ctx,
+            "keys.rotated",
+            object_type="kek",
+            object_id=new_id,
+            details={"rewrapped": rewrapped, "retired": old_ids},
+        )
+    # Only after the new wraps are committed may the old key-encryption keys go.
+    for kek_id in old_ids:
+        keys.retire(kek_id)
+    return rewrapped
