@@ -147,6 +147,13 @@ def _check_blobs(
 
 def rotate_keys(services: Services, ctx: RequestContext) -> int:
     """Re-wrap every data key under a new key-encryption key; audio is not re-encrypted."""
+    # Exclusive: an ingest that wrapped its key under the old KEK commits before we start, so
+    # no row can still name a retired KEK.
+    with file_lock(services.lock_path, exclusive=True):
+        return _rotate_locked(services, ctx)
+
+
+def _rotate_locked(services: Services, ctx: RequestContext) -> int:
     keys = services.keys
     old_ids = list(keys.key_ids())
     new_id = keys.add_key()

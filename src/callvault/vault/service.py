@@ -1,0 +1,115 @@
+"""The vault: the only door to stored recordings' bytes for every other package.
+
+Envelope encryption: each recording has its own random data key; the data key encrypts the
+recording's blobs (``crypto``) and is itself wrapped by a key-encryption key (``KeyWrapper``)
+and stored, wrapped, in the database by the caller. Destroying the wrapped key deletes the
+recording even where the blob store keeps copies (backups, object versions).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterator
+from contextlib import contextmanager
+from typing import BinaryIO
+
+from callvault.errors import BadInput
+from callvault.vault import crypto
+from callvault.vault.crypto import EncryptingWriter, decrypt_stream
+from callvault.vault.interfaces import BlobStore, KeyWrapper, WrappedKey, validate_blob_name
+
+
+def _recording_aad(recording_id: str) -> bytes:
+    if not isinstance(recording_id, str) or not recording_id:
+        raise BadInput("recording id must be a non-empty string", field="recording_id")
+    return recording_id.encode()
+
+
+def _closing(chunks: Iterator[bytes], source: BinaryIO) -> Generator[bytes, None, None]:
+    try:
+        yield from chunks
+    finally:
+        source.close()
+
+
+class Vault:
+    """Encrypts into and decrypts out of a blob store; wraps data keys with a ``KeyWrapper``.
+
+    The blob name is the AAD of its encryption, so a blob copied or renamed to another name
+    fails to decrypt. The vault knows nothing of recordings beyond the id it binds keys to:
+    the caller stores ``WrappedKey`` and blob names, and checks grants before reading.
+    """
+
+    def __init__(self, blobs: BlobStore, keys: KeyWrapper) -> None:
+        self._blobs = blobs
+        self._keys = keys
+
+    def new_data_key(self) -> bytes:
+        """Return a fresh random 32-byte data key for a new recording."""
+        return crypto.new_data_key()
+
+    def wrap_key(self, data_key: bytes, recording_id: str) -> WrappedKey:
+        """Wrap ``data_key`` under the active KEK, bound to ``recording_id``; store the result."""
+        return self._keys.wrap(data_key, _recording_aad(recording_id))
+
+    def unwrap_key(self, wrapped: WrappedKey, recording_id: str) -> bytes:
+        """Unwrap a stored key; ``IntegrityFailure`` if altered or not ``recording_id``'s."""
+        return self._keys.unwrap(wrapped, _recording_aad(recording_id))
+
+    def rewrap_key(self, wrapped: WrappedKey, recording_id: str) -> WrappedKey:
+        """Return ``wrapped`` re-sealed under the active KEK (for KEK rotation)."""
+        aad = _recording_aad(recording_id)
+        return self._keys.wrap(self._keys.unwrap(wrapped, aad), aad)
+
+    def active_key_id(self) -> str:
+        """Id of the KEK new wraps use; rows naming another KEK need ``rewrap_key``."""
+        return self._keys.active_key_id()
+
+    @contextmanager
+    def writer(self, name: str, data_key: bytes) -> Iterator[EncryptingWriter]:
+        """Stream plaintext into blob ``name``, encrypted under ``data_key``.
+
+        Yields an ``EncryptingWriter``; write to it in pieces of any size. The blob appears
+        only when the block exits cleanly; if it raises, no blob and no temp file remain.
+        Writing an existing name replaces that blob atomically.
+        """
+        aad = validate_blob_name(name).encode()
+        with self._blobs.writer(name) as sink:
+            out = EncryptingWriter(sink, data_key, aad)
+            yield out
+            out.close()
+
+    def write(self, name: str, data_key: bytes, data: bytes) -> int:
+        """Encrypt ``data`` (already in memory) into blob ``name``; return its stored size."""
+        with self.writer(name, data_key) as out:
+            out.write(data)
+        return out.ciphertext_bytes
+
+    def read(self, name: str, data_key: bytes) -> Generator[bytes, None, None]:
+        """Decrypt blob ``name`` chunk by chunk (each chunk is verified before it is yielded).
+
+        ``NotFound`` and header errors are raised here, before the first chunk. A later chunk
+        may still raise ``IntegrityFailure`` after earlier ones were yielded: a player must
+        then stop and discard what it played. Iterate to the end (or ``close()`` the
+        iterator) so the blob is closed promptly.
+        """
+        name = validate_blob_name(name)
+        source = self._blobs.open(name)
+        try:
+            chunks = decrypt_stream(source, data_key, name.encode())
+        except BaseException:
+            source.close()
+            raise
+        return _closing(chunks, source)
+
+    def read_all(self, name: str, data_key: bytes) -> bytes:
+        """Decrypt blob ``name`` into memory: for small blobs (metadata, transcripts)."""
+        return b"".join(self.read(name, data_key))
+
+    def delete(self, name: str) -> bool:
+        """Delete blob ``name``; return False if it did not exist. (Shredding is destroying
+        the wrapped key; this removes the ciphertext.)"""
+        return self._blobs.delete(name)
+
+    def exists(self, name: str) -> bool:
+        """Whether blob ``name`` exists."""
+        return self._blobs.exists(name)

@@ -1,0 +1,84 @@
+"""Shared fixtures: a real home folder (SQLite, key files, blob store) per test."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from audiofixtures import make_call_audio
+
+from callvault.bootstrap import Services
+from callvault.context import RequestContext, system_context
+from callvault.maintenance.service import init_home
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def ctx() -> RequestContext:
+    return system_context("test")
+
+
+@pytest.fixture
+def services(home: Path, ctx: RequestContext) -> Iterator[Services]:
+    svc = init_home(ctx, home)
+    yield svc
+    svc.engine.dispose()
+
+
+@pytest.fixture
+def cli_env(services: Services) -> dict[str, str]:
+    """Environment for running the real ``callvault`` command against the test home."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLVAULT_")}
+    env["CALLVAULT_HOME"] = str(services.settings.home)
+    return env
+
+
+def meta_for(**overrides: Any) -> dict[str, Any]:
+    """Valid metadata for an inbound call to Parking, with fields overridden."""
+    started = datetime.now(UTC) - timedelta(hours=1)
+    meta: dict[str, Any] = {
+        "call_id": "pbx-0001",
+        "direction": "inbound",
+        "dialled": "020 7371 5678",
+        "caller": "07700 900123",
+        "agent": "agent-17",
+        "started_at": started.isoformat(),
+        "ended_at": (started + timedelta(seconds=3)).isoformat(),
+        "announcement_played": True,
+        "channel_map": {"caller": 0, "agent": 1},
+    }
+    meta.update(overrides)
+    return {k: v for k, v in meta.items() if v is not ...}
+
+
+@pytest.fixture
+def make_meta(tmp_path: Path) -> Callable[..., Path]:
+    counter = iter(range(1_000_000))
+
+    def write(**overrides: Any) -> Path:
+        path = tmp_path / f"meta-{next(counter)}.json"
+        path.write_bytes(orjson.dumps(meta_for(**overrides)))
+        return path
+
+    return write
+
+
+@pytest.fixture
+def call_wav(tmp_path: Path) -> Path:
+    return make_call_audio(tmp_path / "call.wav", seconds=3.0)
+
+
+def stored_files(home: Path) -> set[Path]:
+    """Every file under the blob store, including incomplete writes."""
+    return {p for p in (home / "blobs").rglob("*") if p.is_file()}
