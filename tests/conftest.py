@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-from audiofixtures import make_call_audio
 
+from audiofixtures import make_call_audio
 from callvault.bootstrap import Services
 from callvault.context import RequestContext, system_context
 from callvault.maintenance.service import init_home
+from homes import meta_for
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -44,24 +44,6 @@ def cli_env(services: Services) -> dict[str, str]:
     return env
 
 
-def meta_for(**overrides: Any) -> dict[str, Any]:
-    """Valid metadata for an inbound call to Parking, with fields overridden."""
-    started = datetime.now(UTC) - timedelta(hours=1)
-    meta: dict[str, Any] = {
-        "call_id": "pbx-0001",
-        "direction": "inbound",
-        "dialled": "020 7371 5678",
-        "caller": "07700 900123",
-        "agent": "agent-17",
-        "started_at": started.isoformat(),
-        "ended_at": (started + timedelta(seconds=3)).isoformat(),
-        "announcement_played": True,
-        "channel_map": {"caller": 0, "agent": 1},
-    }
-    meta.update(overrides)
-    return {k: v for k, v in meta.items() if v is not ...}
-
-
 @pytest.fixture
 def make_meta(tmp_path: Path) -> Callable[..., Path]:
     counter = iter(range(1_000_000))
@@ -77,8 +59,3 @@ def make_meta(tmp_path: Path) -> Callable[..., Path]:
 @pytest.fixture
 def call_wav(tmp_path: Path) -> Path:
     return make_call_audio(tmp_path / "call.wav", seconds=3.0)
-
-
-def stored_files(home: Path) -> set[Path]:
-    """Every file under the blob store, including incomplete writes."""
-    return {p for p in (home / "blobs").rglob("*") if p.is_file()}

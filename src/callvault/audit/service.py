@@ -179,7 +179,11 @@ class AuditLog:
             query = query.where(audit_log.c.object_id == object_id)
         with self._engine.connect() as conn:
             rows = conn.execute(query.limit(limit)).mappings().all()
-        return [{**dict(r), "details": orjson.loads(r["details"])} for r in rows]
+        # str(): SQLAlchemy's quoted_name keys are str subclasses that orjson refuses.
+        return [
+            {str(k): v for k, v in r.items()} | {"details": orjson.loads(r["details"])}
+            for r in rows
+        ]
 
     def count(self) -> int:
         with self._engine.connect() as conn:

@@ -1,0 +1,30 @@
+"""Helpers shared by tests: valid call metadata and what lies in a home's blob store."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+
+def meta_for(**overrides: Any) -> dict[str, Any]:
+    """Valid metadata for an inbound call to Parking; a field set to ... is left out."""
+    started = datetime.now(UTC) - timedelta(hours=1)
+    meta: dict[str, Any] = {
+        "call_id": "pbx-0001",
+        "direction": "inbound",
+        "dialled": "020 7371 5678",
+        "caller": "07700 900123",
+        "agent": "agent-17",
+        "started_at": started.isoformat(),
+        "ended_at": (started + timedelta(seconds=3)).isoformat(),
+        "announcement_played": True,
+        "channel_map": {"caller": 0, "agent": 1},
+    }
+    meta.update(overrides)
+    return {k: v for k, v in meta.items() if v is not ...}
+
+
+def stored_files(home: Path) -> set[Path]:
+    """Every file under the blob store, including incomplete writes."""
+    return {p for p in (home / "blobs").rglob("*") if p.is_file()}

@@ -1,0 +1,62 @@
+"""docs/policy-format.md documents every key the loader accepts and every model field."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import pytest
+from _policy_seed import REPO
+
+from callvault.policy import loader, sections
+from callvault.policy.model import (
+    Announcement,
+    Exclusion,
+    Line,
+    NumberRange,
+    Policy,
+    Purpose,
+    Retention,
+    Role,
+)
+
+DOC = REPO / "docs" / "policy-format.md"
+
+KEY_SETS = {
+    "top level": loader.POLICY_KEYS,
+    "lines": sections.LINE_KEYS,
+    "announcement": sections.ANNOUNCEMENT_KEYS,
+    "retention": sections.RETENTION_KEYS,
+    "exclusions": sections.EXCLUSION_KEYS,
+    "ranges": sections.RANGE_KEYS,
+    "purposes": sections.PURPOSE_KEYS,
+    "roles": sections.ROLE_KEYS,
+}
+MODELS = [Policy, Line, Announcement, Retention, Exclusion, NumberRange, Purpose, Role]
+
+
+def documented() -> set[str]:
+    """Every `backticked` word that starts a table row or a bullet in the doc."""
+    text = DOC.read_text(encoding="utf-8")
+    return set(re.findall(r"^(?:\| |- )`([a-z0-9_]+)`", text, flags=re.MULTILINE))
+
+
+@pytest.mark.parametrize(
+    ("section", "key"),
+    [(section, key) for section, keys in KEY_SETS.items() for key in sorted(keys)],
+)
+def test_every_key_is_documented(section: str, key: str) -> None:
+    assert key in documented(), f"{section} key `{key}` is missing from {DOC.name}"
+
+
+@pytest.mark.parametrize(
+    ("model", "name"),
+    [
+        (model.__name__, f.name)
+        for model in MODELS
+        for f in dataclasses.fields(model)
+        if f.init  # derived fields (the number index) are not part of the format
+    ],
+)
+def test_every_model_field_is_documented(model: str, name: str) -> None:
+    assert name in documented(), f"{model}.{name} is missing from {DOC.name}"

@@ -1,0 +1,102 @@
+"""The shipped example encodes the whole seed policy and the choices the seed leaves open."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from _policy_seed import SEED_NUMBERS
+
+from callvault.policy.model import Policy, Retention
+
+SPECIAL = {"adult_social_care", "careline", "csd_reablement", "housing_advice"}
+PAYMENTS = {"parking", "rent_income"}
+
+
+def test_every_seed_number_is_on_its_line(example: Policy) -> None:
+    expected = {"+44" + national.replace(" ", "")[1:]: line for line, national in SEED_NUMBERS}
+    actual = {number: line.id for line in example.lines for number in line.numbers}
+    assert actual == expected
+    assert len(example.lines) == 18
+    assert example.line("careline").numbers == ("+442087412403", "+442087414008")
+
+
+def test_every_line_keeps_recordings_twelve_months(example: Policy) -> None:
+    assert {line.retention for line in example.lines} == {Retention(months=12, days=0)}
+
+
+def test_every_retention_carries_the_comment(example_text: str) -> None:
+    retention_lines = [
+        ln for ln in example_text.splitlines() if ln.strip().startswith("retention:")
+    ]
+    assert len(retention_lines) == 18
+    assert all("seed states none" in ln and "law requires" in ln for ln in retention_lines)
+
+
+def test_sensitivity_and_payments(example: Policy) -> None:
+    assert {ln.id for ln in example.lines if ln.sensitivity == "special_category"} == SPECIAL
+    assert {ln.id for ln in example.lines if ln.takes_payments} == PAYMENTS
+
+
+def test_every_line_announces_recording(example: Policy) -> None:
+    assert all(ln.announcement.required and ln.announcement.text for ln in example.lines)
+
+
+def test_header_fields(example: Policy) -> None:
+    assert example.effective_date.isoformat() == "2026-11-01"
+    assert example.controller
+    assert example.dpo_contact
+    assert example.notice_version
+
+
+def test_staff_extension_exclusion(example: Policy) -> None:
+    (exclusion,) = example.exclusions
+    assert exclusion.prefixes == ("+44208753", "+44208748")
+    assert "never recorded" in exclusion.reason
+
+
+def test_roles_and_separation_of_duties(example: Policy) -> None:
+    no_audio = {role.id for role in example.roles if not role.can_hear_audio}
+    assert no_audio == {"advisor", "auditor", "administrator"}
+    assert {role.id for role in example.roles} == no_audio | {
+        "team_leader",
+        "authorised_manager",
+        "complaints_officer",
+        "safety_officer",
+        "dpo",
+    }
+    for purpose in example.purposes:
+        assert not set(purpose.roles) & {"administrator", "auditor", "advisor"}
+
+
+def test_purposes(example: Policy) -> None:
+    ids = [purpose.id for purpose in example.purposes]
+    assert ids == [
+        "complaint",
+        "staff_safety",
+        "crime",
+        "quality",
+        "subject_access",
+        "legal",
+        "fraud",
+        "training",
+    ]
+    second = {p.id for p in example.purposes if p.second_approval}
+    assert {"crime", "legal", "fraud"} <= second
+    for purpose in example.purposes:
+        assert purpose.dpia_ref == "DPIA-CR-2026-01"
+        assert "Art. 6(1)" in purpose.lawful_basis
+        assert purpose.max_grant_hours > 0
+
+
+@pytest.mark.parametrize(
+    ("purpose", "good", "bad"),
+    [
+        ("complaint", ["CMP-2026-001", "LGO-2026-123456"], ["CMP-26-001", "SAR-2026-001"]),
+        ("subject_access", ["SAR-2026-0042"], ["SAR-2026-42", "sar-2026-0042"]),
+    ],
+)
+def test_case_ref_patterns(example: Policy, purpose: str, good: list[str], bad: list[str]) -> None:
+    pattern = re.compile(example.purpose(purpose).case_ref_pattern)
+    assert all(pattern.match(ref) for ref in good)
+    assert not any(pattern.match(ref) for ref in bad)
