@@ -14,9 +14,24 @@ from audiofixtures import make_call_audio
 from callvault.bootstrap import Services
 from callvault.context import RequestContext, system_context
 from callvault.maintenance.service import init_home
+from callvault.policy.loader import load_policy
+from callvault.policy.model import Policy
 from homes import meta_for
 
 REPO = Path(__file__).resolve().parent.parent
+EXAMPLE_POLICY = REPO / "policies" / "council-example.yaml"
+
+
+@pytest.fixture(scope="session")
+def example() -> Policy:
+    """The shipped example policy, loaded once."""
+    return load_policy(EXAMPLE_POLICY)
+
+
+@pytest.fixture(scope="session")
+def example_text() -> str:
+    """The shipped example policy's YAML text."""
+    return EXAMPLE_POLICY.read_text(encoding="utf-8")
 
 
 @pytest.fixture

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import orjson
 import pytest
-from homes import meta_for, stored_files
 
 from callvault.bootstrap import Services
 from callvault.capture.ingest import AudioInput
 from callvault.context import RequestContext
 from callvault.errors import IntegrityFailure
+from homes import meta_for, stored_files
 
 AUDIO_MAGIC = (b"RIFF", b"WAVE", b"OggS", b"OpusHead", b"OpusTags", b"fLaC", b"ID3", b"LAME")
 

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import orjson
 import pytest
-from audiofixtures import make_call_audio
 from crash_harness import POINTS
-from homes import meta_for, stored_files
 
+from audiofixtures import make_call_audio
 from callvault.bootstrap import Services, build
 from callvault.maintenance.service import check_home
+from homes import meta_for, stored_files
 
 HARNESS = Path(__file__).with_name("crash_harness.py")
 PLAINTEXT_MAGIC = (b"RIFF", b"WAVEfmt", b"OggS", b"OpusHead")

@@ -9,13 +9,13 @@ import orjson
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
-from homes import meta_for, stored_files
 
 from callvault.access.actions import ACTIONS
 from callvault.bootstrap import Services
 from callvault.context import system_context
 from callvault.web.app import create_app
 from callvault.web.security import ACTION_KEY
+from homes import meta_for, stored_files
 
 
 @pytest.fixture
