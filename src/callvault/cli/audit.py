@@ -33,7 +33,7 @@ def verify_command(click_ctx: click.Context, as_json: bool) -> None:
 
 @audit_group.command("show")
 @click.option("--object", "object_id", help="Only entries about this object id.")
-@click.option("--limit", type=click.IntRange(1, 100_000), default=100)
+@click.option("--limit", type=click.IntRange(1, 100_000), default=100, help="At most this many.")
 @click.option("--after", type=click.IntRange(0), default=0, help="Entries after this sequence.")
 @json_option
 def show_command(object_id: str | None, limit: int, after: int, as_json: bool) -> None:
