@@ -90,7 +90,9 @@ def _write_av(path: Path, fmt: str, blocks: Iterator[np.ndarray], rate: int, cha
     container, codec = _AV_FORMATS[fmt]
     layout = "stereo" if channels == 2 else "mono"
     with av.open(str(path), "w", format=container) as out:
-        stream = out.add_stream(codec, rate=rate, layout=layout)  # type: ignore[call-overload]
+        stream = out.add_stream(codec, rate=rate, layout=layout)
+        # codec is a plain str here, so the stub returns any stream kind; every codec is audio
+        assert isinstance(stream, av.AudioStream)
         if codec == "libmp3lame":
             stream.bit_rate = 32000 * channels
         pts = 0
@@ -148,7 +150,7 @@ def _float_wav_bytes(rate: int, channels: int, seconds: float) -> bytes:
 def _video_only_bytes(path: Path) -> bytes:
     """A short Matroska file holding one video stream and no audio."""
     with av.open(str(path), "w", format="matroska") as out:
-        stream = out.add_stream("mpeg4", rate=10)  # type: ignore[call-overload]
+        stream = out.add_stream("mpeg4", rate=10)
         stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
         for i in range(5):
             frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), i * 40, np.uint8), "rgb24")

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import orjson
-from conftest import REPO
 
 from callvault.capture.metadata import OPTIONAL, REQUIRED
 from callvault.cli.reference import render_reference
 from callvault.config import SETTING_KEYS
+
+# Not `from conftest import REPO`: tests/media/conftest.py can win the name "conftest".
+REPO = Path(__file__).resolve().parent.parent
 
 
 def test_cli_reference_is_current() -> None:

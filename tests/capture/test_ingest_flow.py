@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -16,7 +17,7 @@ from callvault.media.decode import decode_to_pcm
 from homes import meta_for, stored_files
 
 
-def _ingest(services: Services, ctx: RequestContext, audio: Path, **meta: object) -> dict:
+def _ingest(services: Services, ctx: RequestContext, audio: Path, **meta: object) -> dict[str, Any]:
     result = services.ingest.ingest(ctx, AudioInput(path=audio), orjson.dumps(meta_for(**meta)))
     return result.as_dict()
 

@@ -24,7 +24,7 @@ def _ingest(services: Services, ctx: RequestContext, audio: Path) -> str:
 
 
 def _pcm_sample(call_wav: Path) -> bytes:
-    with wave.open(str(call_wav)) as wav:
+    with wave.open(str(call_wav), "rb") as wav:
         wav.setpos(wav.getnframes() // 2)
         return wav.readframes(16)
 

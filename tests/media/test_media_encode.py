@@ -30,7 +30,7 @@ class WriteOnly:
 
 
 def _decoded_seconds(ogg: bytes) -> tuple[float, int, str]:
-    with av.open(io.BytesIO(ogg)) as src:
+    with av.open(io.BytesIO(ogg), "r") as src:
         stream = src.streams.audio[0]
         samples = sum(frame.samples for frame in src.decode(stream))
         return samples / stream.sample_rate, stream.channels, stream.codec_context.name
@@ -128,14 +128,17 @@ def test_sink_errors_propagate(tmp_path: Path) -> None:
         transcode_to_opus(make_call_audio(tmp_path / "call.wav"), Full())
 
 
+# VmHWM, not ru_maxrss: Linux carries the parent's peak RSS into ru_maxrss across exec, so under
+# a big pytest-xdist worker ru_maxrss measures the worker, not this child.
 _CHILD = """
-import resource, sys
+import sys
 from pathlib import Path
 from callvault.media.encode import transcode_to_opus
 class Null:
     def write(self, data): return len(data)
 transcode_to_opus(Path(sys.argv[1]), Null())
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+hwm = next(l for l in Path("/proc/self/status").read_text().splitlines() if l.startswith("VmHWM:"))
+print(int(hwm.split()[1]) // 1024)
 """
 
 

@@ -26,6 +26,7 @@ def _ffmpeg_decode(codec: str) -> np.ndarray:
     buf = io.BytesIO()
     with av.open(buf, "w", format="wav") as out:
         stream = out.add_stream(codec, rate=8000, layout="mono")
+        assert isinstance(stream, av.AudioStream)  # codec is a str: the stub cannot tell
         frame = av.AudioFrame.from_ndarray(
             (g711.ULAW_DECODE if codec == "pcm_mulaw" else g711.ALAW_DECODE)[ALL_CODES][None],
             format="s16",
@@ -37,7 +38,7 @@ def _ffmpeg_decode(codec: str) -> np.ndarray:
     # Rewrite the data chunk with every code, then let FFmpeg decode it.
     data = bytearray(buf.getvalue())
     data[-256:] = ALL_CODES.tobytes()
-    with av.open(io.BytesIO(bytes(data))) as src:
+    with av.open(io.BytesIO(bytes(data)), "r") as src:
         return np.concatenate([f.to_ndarray()[0] for f in src.decode(audio=0)])
 
 

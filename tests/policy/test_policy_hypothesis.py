@@ -9,8 +9,11 @@ from callvault.policy.decide import decide
 from callvault.policy.model import Policy
 from callvault.policy.numbers import normalise_number
 
-hypothesis = pytest.importorskip("hypothesis")
-st = pytest.importorskip("hypothesis.strategies")
+pytest.importorskip("hypothesis")
+
+# Imported after the skip (so a missing hypothesis skips) and by name (so mypy sees its types).
+import hypothesis
+from hypothesis import strategies as st
 
 
 @hypothesis.given(text=st.text(max_size=40))
