@@ -28,11 +28,10 @@ sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests"), str(ROOT / "bench")]
 
 from audiofixtures import make_call_audio  # noqa: E402
 from bench_media import encode_baseline  # noqa: E402
-from homes import meta_for  # noqa: E402
-
 from callvault.capture.ingest import AudioInput  # noqa: E402
 from callvault.context import system_context  # noqa: E402
 from callvault.maintenance.service import init_home  # noqa: E402
+from homes import meta_for  # noqa: E402
 
 
 def _meta(call_id: str, seconds: float) -> bytes:

@@ -52,7 +52,7 @@ def test_entries_record_who_what_why(services: Services) -> None:
 def test_database_refuses_update_and_delete(services: Services) -> None:
     _append(services, 2)
     with pytest.raises(DatabaseError, match="append-only"), transaction(services.engine) as conn:
-        conn.exec_driver_sql("UPDATE audit_log SET actor='mallory' WHERE seq=2")
+        conn.exec_driver_sql("UPDATE audit_log SET entry='{}' WHERE seq=2")
     with pytest.raises(DatabaseError, match="append-only"), transaction(services.engine) as conn:
         conn.exec_driver_sql("DELETE FROM audit_log WHERE seq=2")
     assert services.audit.verify().ok
@@ -60,9 +60,24 @@ def test_database_refuses_update_and_delete(services: Services) -> None:
 
 def test_edited_field_is_caught(services: Services) -> None:
     _append(services, 10)
-    _db(services).execute("UPDATE audit_log SET actor='mallory' WHERE seq=5")
+    _db(services).execute(
+        "UPDATE audit_log SET entry=replace(entry, '\"alice\"', '\"mallory\"') WHERE seq=5"
+    )
+    assert services.audit.show(after=4, limit=1)[0]["actor"] == "mallory"
     result = services.audit.verify()
     assert not result.ok and result.first_bad == 5
+
+
+def test_generated_columns_follow_the_entry(services: Services) -> None:
+    """The filterable columns come from the hashed text and cannot be edited on their own."""
+    _append(services, 3)
+    db = _db(services)
+    with pytest.raises(sqlite3.OperationalError, match="generated column"):
+        db.execute("UPDATE audit_log SET actor='mallory' WHERE seq=2")
+    assert db.execute("SELECT actor, action FROM audit_log WHERE seq=2").fetchone() == (
+        "alice",
+        "recording.played",
+    )
 
 
 def test_edited_details_with_recomputed_hash_is_caught(services: Services) -> None:

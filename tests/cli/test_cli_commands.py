@@ -84,7 +84,7 @@ def test_audit_verify_fails_with_exit_1(
     assert code == 0 and out == {**out, "ok": True, "entries": 1, "first_bad": None}
     db = sqlite3.connect(cli_home.settings.home / "callvault.db", isolation_level=None)
     db.execute("DROP TRIGGER audit_log_no_update")
-    db.execute("UPDATE audit_log SET action='nothing' WHERE seq=1")
+    db.execute("UPDATE audit_log SET entry=replace(entry, 'home.initialised', 'x') WHERE seq=1")
     code, out, _ = run_cli(["audit", "verify"], capsys)
     assert code == 1 and out["ok"] is False and out["first_bad"] == 1
 

@@ -15,9 +15,9 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
-from callvault.audit.chain import GENESIS, checkpoint_message, entry_hash
+from callvault.audit.chain import GENESIS, checkpoint_message, entry_hash, entry_text
 from callvault.audit.signing import CheckpointSigner
-from callvault.audit.store import COLUMNS, audit_checkpoints, audit_head, audit_log
+from callvault.audit.store import audit_checkpoints, audit_head, audit_log
 from callvault.context import RequestContext
 
 # A kept checkpoint every so many entries anchors verification of long stretches.
@@ -66,24 +66,25 @@ class AuditLog:
         ).first()
         seq = 1 if last is None else last.seq + 1
         prev_hash = GENESIS if last is None else last.hash
-        row: dict[str, Any] = {
-            "seq": seq,
-            "at": utc_now_iso(),
-            "actor": ctx.actor.name,
-            "operator": ctx.actor.operator,
-            "action": action,
-            "object_type": object_type,
-            "object_id": object_id,
-            "purpose": ctx.purpose,
-            "case_ref": ctx.case_ref,
-            "origin": ctx.origin,
-            "request_id": ctx.request_id,
-            "details": orjson.dumps(details or {}, option=orjson.OPT_SORT_KEYS).decode(),
-        }
-        row["prev_hash"] = prev_hash
-        row["hash"] = entry_hash(prev_hash, [row[c] for c in COLUMNS])
-        conn.execute(insert(audit_log).values(**row))
-        self._sign_head(conn, seq, row["hash"], row["at"])
+        at = utc_now_iso()
+        text = entry_text(
+            {
+                "at": at,
+                "actor": ctx.actor.name,
+                "operator": ctx.actor.operator,
+                "action": action,
+                "object_type": object_type,
+                "object_id": object_id,
+                "purpose": ctx.purpose,
+                "case_ref": ctx.case_ref,
+                "origin": ctx.origin,
+                "request_id": ctx.request_id,
+                "details": details or {},
+            }
+        )
+        hash_ = entry_hash(seq, prev_hash, text)
+        conn.execute(insert(audit_log).values(seq=seq, entry=text, prev_hash=prev_hash, hash=hash_))
+        self._sign_head(conn, seq, hash_, at)
         return seq
 
     def _sign_head(self, conn: Connection, seq: int, hash_: str, at: str) -> None:
@@ -105,8 +106,7 @@ class AuditLog:
         checkpoints = self._load_checkpoints()
         expected_seq, prev_hash = 1, GENESIS
         hashes_at: dict[int, str] = {}
-        for row in self._iter_rows():
-            seq, stored_prev, stored_hash = row[0], row[-2], row[-1]
+        for seq, text, stored_prev, stored_hash in self._iter_rows():
             if seq != expected_seq:
                 return VerifyResult(
                     False,
@@ -114,7 +114,7 @@ class AuditLog:
                     expected_seq,
                     f"entry {expected_seq} is missing or out of order",
                 )
-            if stored_prev != prev_hash or entry_hash(prev_hash, row[:-2]) != stored_hash:
+            if stored_prev != prev_hash or entry_hash(seq, prev_hash, text) != stored_hash:
                 return VerifyResult(False, seq - 1, seq, f"entry {seq} was altered")
             if seq in checkpoints:
                 hashes_at[seq] = stored_hash
@@ -126,12 +126,12 @@ class AuditLog:
             return VerifyResult(False, entries, problem[0], problem[1])
         return VerifyResult(True, entries, None)
 
-    def _iter_rows(self) -> Iterator[tuple[Any, ...]]:
-        cols = ", ".join((*COLUMNS, "prev_hash", "hash"))
+    def _iter_rows(self) -> Iterator[tuple[int, str, str, str]]:
+        """(seq, entry, prev_hash, hash) in order, straight from the DBAPI cursor (speed)."""
         raw = self._engine.raw_connection()
         try:
             cur = raw.cursor()
-            cur.execute(f"SELECT {cols} FROM audit_log ORDER BY seq")  # noqa: S608 (fixed names)
+            cur.execute("SELECT seq, entry, prev_hash, hash FROM audit_log ORDER BY seq")
             while batch := cur.fetchmany(_FETCH_BATCH):
                 yield from batch
         finally:
@@ -174,14 +174,17 @@ class AuditLog:
         self, *, object_id: str | None = None, limit: int = 100, after: int = 0
     ) -> list[dict[str, Any]]:
         """Entries in order, optionally only those about one object."""
-        query = select(audit_log).where(audit_log.c.seq > after).order_by(audit_log.c.seq)
+        query = (
+            select(audit_log.c.seq, audit_log.c.entry, audit_log.c.prev_hash, audit_log.c.hash)
+            .where(audit_log.c.seq > after)
+            .order_by(audit_log.c.seq)
+        )
         if object_id is not None:
             query = query.where(audit_log.c.object_id == object_id)
         with self._engine.connect() as conn:
-            rows = conn.execute(query.limit(limit)).mappings().all()
-        # str(): SQLAlchemy's quoted_name keys are str subclasses that orjson refuses.
+            rows = conn.execute(query.limit(limit)).all()
         return [
-            {str(k): v for k, v in r.items()} | {"details": orjson.loads(r["details"])}
+            {"seq": r.seq, **orjson.loads(r.entry), "prev_hash": r.prev_hash, "hash": r.hash}
             for r in rows
         ]
 

@@ -8,6 +8,8 @@ Create Date: 2026-11-28
 import sqlalchemy as sa
 from alembic import op
 
+from callvault.audit.store import GENERATED, json_field_sql
+
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -79,23 +81,23 @@ def upgrade() -> None:
 
 
 def _create_audit_tables() -> None:
+    dialect = op.get_bind().dialect.name
+    # SQLite computes generated columns on read (VIRTUAL); PostgreSQL stores them.
+    persisted = dialect != "sqlite"
     op.create_table(
         "audit_log",
         sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
-        sa.Column("at", _TS, nullable=False),
-        sa.Column("actor", sa.String(200), nullable=False),
-        sa.Column("operator", sa.String(200)),
-        sa.Column("action", sa.String(100), nullable=False),
-        sa.Column("object_type", sa.String(50)),
-        sa.Column("object_id", sa.String(200), index=True),
-        sa.Column("purpose", sa.String(100)),
-        sa.Column("case_ref", sa.String(200)),
-        sa.Column("origin", sa.String(200), nullable=False),
-        sa.Column("request_id", sa.String(64), nullable=False),
-        sa.Column("details", sa.Text, nullable=False),
+        sa.Column("entry", sa.Text, nullable=False),
         sa.Column("prev_hash", sa.String(64), nullable=False),
         sa.Column("hash", sa.String(64), nullable=False),
+        *(
+            sa.Column(
+                name, sa.Text, sa.Computed(json_field_sql(dialect, name), persisted=persisted)
+            )
+            for name in GENERATED
+        ),
     )
+    op.create_index("ix_audit_log_object_id", "audit_log", ["object_id"])
     for name in ("audit_checkpoints", "audit_head"):
         key = "seq" if name == "audit_checkpoints" else "id"
         op.create_table(
