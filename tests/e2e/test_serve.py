@@ -1,0 +1,64 @@
+"""`callvault serve` as an operator runs it: a real process on a loopback port."""
+
+from __future__ import annotations
+
+import base64
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+
+from callvault.bootstrap import Services
+from callvault.context import system_context
+from homes import meta_for
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def server(services: Services) -> Iterator[str]:
+    port = _free_port()
+    env = {**os.environ, "CALLVAULT_HOME": str(services.settings.home)}
+    exe = Path(sys.executable).parent / "callvault"
+    proc = subprocess.Popen([str(exe), "serve", "--port", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):  # up to 20 s for the process to start
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        else:
+            raise AssertionError("callvault serve did not answer /health")
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def test_serves_health_page_and_ingest(server: str, services: Services, call_wav: Path) -> None:
+    assert "callvault" in httpx.get(f"{server}/", timeout=5).text
+    token = services.access.add_service(system_context("test"), "pbx-e2e")
+    meta = base64.b64encode(orjson.dumps(meta_for(call_id="e2e-1"))).decode()
+    response = httpx.post(
+        f"{server}/api/v1/ingest",
+        content=call_wav.read_bytes(),
+        headers={"Authorization": f"Bearer {token}", "Callvault-Meta": meta},
+        timeout=30,
+    )
+    assert response.status_code == 201, response.text
+    assert services.catalog.get(response.json()["recording_id"]).call_id == "e2e-1"
+    assert services.audit.verify().ok
