@@ -90,7 +90,7 @@ def test_0400_accepted(key_file: LocalKeyFile) -> None:
 
 
 def test_missing_file_refused(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="does not exist"):
+    with pytest.raises(ConfigError, match="is missing"):
         LocalKeyFile(tmp_path / "nope.json")
 
 

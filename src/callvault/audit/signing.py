@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from callvault.errors import ConfigError
-from callvault.secretfile import read_private, write_private
+from callvault.secretfile import create_private, read_private
 
 
 @dataclass(frozen=True)
@@ -43,12 +43,13 @@ class CheckpointSigner:
 def create_signer(path: Path) -> CheckpointSigner:
     key = Ed25519PrivateKey.generate()
     raw = key.private_bytes_raw()
-    write_private(path, orjson.dumps({"format": 1, "ed25519": base64.b64encode(raw).decode()}))
+    document = {"format": 1, "ed25519": base64.b64encode(raw).decode()}
+    create_private(path, orjson.dumps(document), setting="audit_key_file")
     return CheckpointSigner(key)
 
 
 def load_signer(path: Path) -> CheckpointSigner:
-    data = read_private(path)
+    data, _info = read_private(path, setting="audit_key_file")
     try:
         raw = base64.b64decode(orjson.loads(data)["ed25519"])
         return CheckpointSigner(Ed25519PrivateKey.from_private_bytes(raw))

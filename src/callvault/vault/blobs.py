@@ -24,21 +24,13 @@ from pathlib import Path
 from typing import BinaryIO
 
 from callvault.errors import BadInput, NotFound
+from callvault.secretfile import fsync_dir
 from callvault.vault.interfaces import validate_blob_name
 
 INCOMPLETE_DIR = ".incomplete"
 _PART_SUFFIX = ".part"
 _FANOUT = re.compile(r"[0-9a-f]{2}")
 _SEPARATOR = "+"
-
-
-def _fsync_dir(path: Path) -> None:
-    # A rename or unlink is durable only once the folder holding it is flushed.
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _make_dir(path: Path) -> None:
@@ -49,7 +41,7 @@ def _make_dir(path: Path) -> None:
         path.mkdir(mode=0o700)
     except FileExistsError:
         return  # another writer made it first
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 class _FileSink:
@@ -106,7 +98,7 @@ class FilesystemBlobStore:
         except BaseException:
             temp.unlink(missing_ok=True)
             raise
-        _fsync_dir(final.parent)
+        fsync_dir(final.parent)
 
     def open(self, name: str) -> BinaryIO:
         """Open blob ``name`` for reading; ``NotFound`` if it does not exist."""
@@ -123,7 +115,7 @@ class FilesystemBlobStore:
             path.unlink()
         except FileNotFoundError:
             return False
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
         return True
 
     def exists(self, name: str) -> bool:
@@ -161,7 +153,7 @@ class FilesystemBlobStore:
             except FileNotFoundError:
                 continue  # finished or cleaned up by someone else meanwhile
         if removed:
-            _fsync_dir(self._incomplete)
+            fsync_dir(self._incomplete)
         return removed
 
     def _is_own(self, name: str, file: Path) -> bool:

@@ -19,7 +19,6 @@ import json
 import os
 import re
 import secrets
-import stat
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -30,6 +29,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from callvault.errors import BadInput, ConfigError, IntegrityFailure
+from callvault.secretfile import create_private, read_private, replace_private
 from callvault.vault.interfaces import WrappedKey
 
 FILE_FORMAT = 1
@@ -78,29 +78,6 @@ def _decode(path: Path, raw: bytes) -> _KeyRing:
     return _KeyRing(active, keys)
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_temp(path: Path, data: bytes) -> Path:
-    """Write ``data`` to a new 0600 file beside ``path``, fsynced; return its path."""
-    temp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    return temp
-
-
 class LocalKeyFile:
     """``KeyWrapper`` backed by a JSON key file that only its owner may read.
 
@@ -120,18 +97,8 @@ class LocalKeyFile:
         path = Path(path)
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         kek_id = _new_kek_id()
-        temp = _write_temp(path, _encode(_KeyRing(kek_id, {kek_id: secrets.token_bytes(32)})))
-        try:
-            # link(), unlike rename(), fails if the target exists: never clobber live keys.
-            os.link(temp, path)
-        except FileExistsError:
-            raise ConfigError(
-                f"key file {path} already exists; remove it only if no data depends on it",
-                field="key_file",
-            ) from None
-        finally:
-            temp.unlink(missing_ok=True)
-        _fsync_dir(path.parent)
+        ring = _KeyRing(kek_id, {kek_id: secrets.token_bytes(KEK_SIZE)})
+        create_private(path, _encode(ring), setting="key_file")
         return cls(path)
 
     @property
@@ -200,23 +167,7 @@ class LocalKeyFile:
             self._save(_KeyRing(ring.active, keys))
 
     def _load(self) -> _KeyRing:
-        try:
-            fd = os.open(self._path, os.O_RDONLY | os.O_CLOEXEC)
-        except FileNotFoundError:
-            raise ConfigError(
-                f"key file {self._path} does not exist; create it or set the right path",
-                field="key_file",
-            ) from None
-        with os.fdopen(fd, "rb") as file:
-            # Check the opened file itself, not the path, so a swap in between cannot fool us.
-            info = os.fstat(file.fileno())
-            if info.st_mode & 0o077:
-                raise ConfigError(
-                    f"key file {self._path} is readable or writable by group or others "
-                    f"(mode {stat.filemode(info.st_mode)}); fix: chmod 600 {self._path}",
-                    field="key_file",
-                )
-            raw = file.read()
+        raw, info = read_private(self._path, setting="key_file")
         self._stamp = (info.st_ino, info.st_mtime_ns, info.st_size)
         return _decode(self._path, raw)
 
@@ -245,11 +196,5 @@ class LocalKeyFile:
             os.close(fd)
 
     def _save(self, ring: _KeyRing) -> None:
-        temp = _write_temp(self._path, _encode(ring))
-        try:
-            temp.replace(self._path)
-        except BaseException:
-            temp.unlink(missing_ok=True)
-            raise
-        _fsync_dir(self._path.parent)
+        replace_private(self._path, _encode(ring))
         self._ring = self._load()
