@@ -133,3 +133,31 @@ def test_api_bytes_and_file_give_the_same_hash(
     by_bytes = services.ingest.ingest(ctx, AudioInput(data=data), orjson.dumps(meta_for()))
     again = _ingest(services, ctx, call_wav)
     assert again["recording_id"] == by_bytes.recording_id
+
+
+def test_a_call_is_decided_once(
+    services: Services, ctx: RequestContext, call_wav: Path, home: Path
+) -> None:
+    """Re-sending a call after the policy changed neither keeps a declined call's audio nor
+    declines a recorded call: the first decision stands and is what the catalogue shows."""
+    declined = _ingest(services, ctx, call_wav, call_id="c-ext", dialled="020 8753 9999")
+    recorded = _ingest(services, ctx, call_wav, call_id="c-rec")
+    entries = services.audit.count()
+    policy = services.settings.policy_file
+    text = policy.read_text().replace('"020 7371 5678"', '"020 8753 9999"')
+    policy.write_text(text)
+    from callvault.bootstrap import build
+
+    changed = build(home)
+    assert changed.policy.decide("020 8753 9999").record
+    again = changed.ingest.ingest(
+        ctx,
+        AudioInput(path=call_wav),
+        orjson.dumps(meta_for(call_id="c-ext", dialled="020 8753 9999")),
+    )
+    assert again.status == "not_recorded" and again.rule == declined["rule"]
+    same = changed.ingest.ingest(
+        ctx, AudioInput(path=call_wav), orjson.dumps(meta_for(call_id="c-rec"))
+    )
+    assert same.status == "recorded" and same.recording_id == recorded["recording_id"]
+    assert changed.catalog.count() == 1 and changed.audit.count() == entries

@@ -122,8 +122,20 @@ class IngestService:
             max_skew_s=self._settings.max_clock_skew_s,
             max_hours=self._settings.max_call_hours,
         )
+        prior = self._catalog.decision_for_call(meta.call_id)
+        if prior is not None and not prior.record:
+            # A call is decided once: re-sending it, even under a changed policy, keeps nothing.
+            return IngestResult(
+                "not_recorded",
+                None,
+                f"already decided: not covered ({prior.rule})",
+                meta.call_id,
+                prior.line,
+                prior.rule,
+                prior.policy_version,
+            )
         decision = self._policy.decide(meta.dialled, direction=meta.direction, caller=meta.caller)
-        if not decision.record:
+        if prior is None and not decision.record:
             return self._decline(ctx, meta, decision)
         size = self._check_size(audio)
         audio_sha256 = audio.sha256()
