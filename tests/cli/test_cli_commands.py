@@ -143,3 +143,27 @@ def test_real_binary_json_error_on_stderr(cli_home: Services) -> None:
     proc = subprocess.run([str(exe), "policy", "check", "0800 145 6095", "--json"], env=env,
                           capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
     assert proc.returncode == 0 and orjson.loads(proc.stdout)["line"] == "adult_social_care"
+
+
+def test_check_finds_and_repairs_an_open_home(
+    cli_home: Services, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home = cli_home.settings.home
+    home.chmod(0o755)
+    code, out, _ = run_cli(["check"], capsys)
+    assert code == 1 and "chmod 700" in out["problems"][0]
+    code, out, _ = run_cli(["check", "--repair"], capsys)
+    assert code == 0 and out["repaired"] and home.stat().st_mode & 0o777 == 0o700
+
+
+def test_files_the_cli_creates_are_private(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CALLVAULT_HOME", str(tmp_path / "h"))
+    old = os.umask(0o022)
+    try:
+        assert run_cli(["init"], capsys)[0] == 0
+    finally:
+        os.umask(old)
+    for path in (tmp_path / "h").rglob("*"):
+        assert path.stat().st_mode & 0o077 == 0, path

@@ -6,6 +6,7 @@ Errors go to stderr, as ``{"error", "field"}`` JSON when ``--json`` was given.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -30,6 +31,8 @@ for module in (init, check, policy, ingest, audit, keys, serve):
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     as_json = "--json" in args
+    # Whatever callvault creates (database, WAL, settings, blobs) is for its owner alone.
+    os.umask(0o077)
     code = 0
     try:
         # Non-standalone click returns the code a command passed to ctx.exit (e.g. 1 when a

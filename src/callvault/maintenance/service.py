@@ -106,6 +106,7 @@ def check_home(services: Services, *, repair: bool) -> CheckResult:
             problems.append(f"{label}: {exc.message}")
     if problems:
         return CheckResult(problems, repaired)
+    _check_home_private(services.settings.home, repair, problems, repaired)
     if current_revision(services.engine) != head_revision():
         problems.append("database schema is not current; run `callvault check --repair`")
         if repair:
@@ -117,6 +118,16 @@ def check_home(services: Services, *, repair: bool) -> CheckResult:
         problems.append(f"audit trail: {verified.problem} (first bad entry {verified.first_bad})")
     _check_blobs(services, repair, problems, repaired)
     return CheckResult(problems, repaired)
+
+
+def _check_home_private(home: Path, repair: bool, problems: list[str], repaired: list[str]) -> None:
+    """The home holds personal data and keys: nobody but its owner may enter it."""
+    if home.stat().st_mode & 0o077:
+        if repair:
+            home.chmod(0o700)
+            repaired.append(f"made {home} private to its owner (chmod 700)")
+        else:
+            problems.append(f"{home} is open to other users; run `chmod 700 {home}`")
 
 
 def _check_blobs(
