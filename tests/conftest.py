@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.exc import OperationalError
 
 from audiofixtures import make_call_audio
 from callvault.bootstrap import Services
@@ -44,9 +47,40 @@ def ctx() -> RequestContext:
     return system_context("test")
 
 
+# Every test that builds a home runs on each database backend: the embedded default and
+# PostgreSQL (running on 127.0.0.1 on our machines and CI's). CALLVAULT_TEST_BACKENDS=sqlite
+# narrows a run on a machine without PostgreSQL.
+BACKENDS = os.environ.get("CALLVAULT_TEST_BACKENDS", "sqlite,postgresql").split(",")
+PG_URL = os.environ.get("CALLVAULT_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1/test")
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, home: Path) -> Iterator[str]:
+    """A fresh database for one test: a SQLite file, or a PostgreSQL schema of its own."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{home / 'callvault.db'}"
+        return
+    schema = f"cvtest_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    except OperationalError as exc:
+        pytest.fail(f"PostgreSQL at {PG_URL} is needed for the postgresql leg: {exc}")
+    yield f"{PG_URL}?options=-csearch_path%3D{schema}"
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+    admin.dispose()
+
+
 @pytest.fixture
-def services(home: Path, ctx: RequestContext) -> Iterator[Services]:
+def services(
+    home: Path, ctx: RequestContext, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Services]:
+    monkeypatch.setenv("CALLVAULT_DB_URL", db_url)
     svc = init_home(ctx, home)
+    # From here on the home's own settings name the database, as for an operator.
+    monkeypatch.delenv("CALLVAULT_DB_URL")
     yield svc
     svc.engine.dispose()
 

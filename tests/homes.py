@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from callvault.bootstrap import Services
+
 
 def meta_for(**overrides: Any) -> dict[str, Any]:
     """Valid metadata for an inbound call to Parking; a field set to ... is left out."""
@@ -28,3 +30,23 @@ def meta_for(**overrides: Any) -> dict[str, Any]:
 def stored_files(home: Path) -> set[Path]:
     """Every file under the blob store, including incomplete writes."""
     return {p for p in (home / "blobs").rglob("*") if p.is_file()}
+
+
+AUDIT_TRIGGERS = ("audit_log_no_update", "audit_log_no_delete", "audit_checkpoints_no_update",
+                  "audit_checkpoints_no_delete")  # fmt: skip
+
+
+def tamper(services: Services, *statements: str) -> None:
+    """Run SQL as an attacker with database access would: append-only triggers out of the way.
+
+    SQLite: the triggers are dropped. PostgreSQL: a superuser session sets
+    session_replication_role = replica, which skips ordinary triggers.
+    """
+    with services.engine.connect() as conn, conn.begin():
+        if conn.dialect.name == "sqlite":
+            for trigger in AUDIT_TRIGGERS:
+                conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {trigger}")
+        else:
+            conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
+        for statement in statements:
+            conn.exec_driver_sql(statement)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ from callvault.audit.service import CHECKPOINT_EVERY
 from callvault.bootstrap import Services
 from callvault.context import Actor, RequestContext
 from callvault.db import transaction
+from homes import tamper
 
 
 def _append(services: Services, n: int) -> None:
@@ -23,14 +23,6 @@ def _append(services: Services, n: int) -> None:
         for i in range(n):
             services.audit.append(conn, ctx, "recording.played", object_type="recording",
                                   object_id=f"rec{i}", details={"i": i})  # fmt: skip
-
-
-def _db(services: Services) -> sqlite3.Connection:
-    conn = sqlite3.connect(services.settings.home / "callvault.db", isolation_level=None)
-    # An attacker with file access can drop the append-only triggers; verify must still catch it.
-    conn.execute("DROP TRIGGER audit_log_no_update")
-    conn.execute("DROP TRIGGER audit_log_no_delete")
-    return conn
 
 
 def test_fresh_log_verifies(services: Services) -> None:
@@ -60,8 +52,10 @@ def test_database_refuses_update_and_delete(services: Services) -> None:
 
 def test_edited_field_is_caught(services: Services) -> None:
     _append(services, 10)
-    _db(services).execute(
-        "UPDATE audit_log SET entry=replace(entry, '\"alice\"', '\"mallory\"') WHERE seq=5"
+    tamper(
+        services,
+        """UPDATE audit_log SET entry=replace(entry, '"alice"', '"mallory"')
+                        WHERE seq=5""",
     )
     assert services.audit.show(after=4, limit=1)[0]["actor"] == "mallory"
     result = services.audit.verify()
@@ -71,43 +65,42 @@ def test_edited_field_is_caught(services: Services) -> None:
 def test_generated_columns_follow_the_entry(services: Services) -> None:
     """The filterable columns come from the hashed text and cannot be edited on their own."""
     _append(services, 3)
-    db = _db(services)
-    with pytest.raises(sqlite3.OperationalError, match="generated column"):
-        db.execute("UPDATE audit_log SET actor='mallory' WHERE seq=2")
-    assert db.execute("SELECT actor, action FROM audit_log WHERE seq=2").fetchone() == (
-        "alice",
-        "recording.played",
-    )
+    with pytest.raises(DatabaseError, match=r"generated column|can only be updated to DEFAULT"):
+        tamper(services, "UPDATE audit_log SET actor='mallory' WHERE seq=2")
+    with services.engine.connect() as conn:
+        row = conn.exec_driver_sql("SELECT actor, action FROM audit_log WHERE seq=2").one()
+    assert tuple(row) == ("alice", "recording.played")
 
 
 def test_edited_details_with_recomputed_hash_is_caught(services: Services) -> None:
     """Rewriting one entry and its own hash still breaks the link to the next entry."""
     _append(services, 10)
-    db = _db(services)
-    db.execute("UPDATE audit_log SET hash='" + "a" * 64 + "' WHERE seq=4")
+    tamper(services, "UPDATE audit_log SET hash='" + "a" * 64 + "' WHERE seq=4")
     assert services.audit.verify().first_bad == 4
 
 
 def test_deleted_middle_entry_is_caught(services: Services) -> None:
     _append(services, 10)
-    _db(services).execute("DELETE FROM audit_log WHERE seq=6")
+    tamper(services, "DELETE FROM audit_log WHERE seq=6")
     result = services.audit.verify()
     assert not result.ok and result.first_bad == 6
 
 
 def test_reordered_entries_are_caught(services: Services) -> None:
     _append(services, 10)
-    db = _db(services)
-    db.execute("UPDATE audit_log SET seq=-1 WHERE seq=3")
-    db.execute("UPDATE audit_log SET seq=3 WHERE seq=4")
-    db.execute("UPDATE audit_log SET seq=4 WHERE seq=-1")
+    tamper(
+        services,
+        "UPDATE audit_log SET seq=-1 WHERE seq=3",
+        "UPDATE audit_log SET seq=3 WHERE seq=4",
+        "UPDATE audit_log SET seq=4 WHERE seq=-1",
+    )
     result = services.audit.verify()
     assert not result.ok and result.first_bad == 3
 
 
 def test_cut_tail_is_caught_by_signed_head(services: Services) -> None:
     _append(services, 10)
-    _db(services).execute("DELETE FROM audit_log WHERE seq > 8")
+    tamper(services, "DELETE FROM audit_log WHERE seq > 8")
     result = services.audit.verify()
     assert not result.ok and result.first_bad == 9
     assert "cut off" in (result.problem or "")
@@ -115,26 +108,27 @@ def test_cut_tail_is_caught_by_signed_head(services: Services) -> None:
 
 def test_forged_head_is_caught(services: Services) -> None:
     _append(services, 10)
-    db = _db(services)
-    db.execute("DELETE FROM audit_log WHERE seq > 8")
-    last = db.execute("SELECT hash FROM audit_log WHERE seq=8").fetchone()[0]
-    db.execute("UPDATE audit_head SET seq=8, hash=?", (last,))  # signature no longer matches
+    # Cut the tail and move the head back without the signing key: the signature fails.
+    tamper(
+        services,
+        "DELETE FROM audit_log WHERE seq > 8",
+        "UPDATE audit_head SET seq=8, hash=(SELECT hash FROM audit_log WHERE seq=8)",
+    )
     result = services.audit.verify()
     assert not result.ok and "signature" in (result.problem or "")
 
 
 def test_deleted_head_is_caught(services: Services) -> None:
     _append(services, 3)
-    _db(services).execute("DELETE FROM audit_head")
+    tamper(services, "DELETE FROM audit_head")
     assert not services.audit.verify().ok
 
 
 def test_checkpoints_are_kept_and_checked(services: Services) -> None:
     _append(services, CHECKPOINT_EVERY + 5)
-    db = _db(services)
-    assert db.execute("SELECT count(*) FROM audit_checkpoints").fetchone()[0] == 1
-    db.execute("DROP TRIGGER audit_checkpoints_no_update")
-    db.execute("UPDATE audit_checkpoints SET signature=? ", ("00" * 64,))
+    with services.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM audit_checkpoints").scalar() == 1
+    tamper(services, f"UPDATE audit_checkpoints SET signature='{'00' * 64}'")
     result = services.audit.verify()
     assert not result.ok and result.first_bad == CHECKPOINT_EVERY
 

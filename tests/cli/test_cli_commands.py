@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable
@@ -14,6 +13,7 @@ import pytest
 from test_cli_bad_input import run_cli
 
 from callvault.bootstrap import Services, build
+from homes import tamper
 
 
 @pytest.fixture
@@ -82,9 +82,7 @@ def test_audit_verify_fails_with_exit_1(
 ) -> None:
     code, out, _ = run_cli(["audit", "verify"], capsys)
     assert code == 0 and out == {**out, "ok": True, "entries": 1, "first_bad": None}
-    db = sqlite3.connect(cli_home.settings.home / "callvault.db", isolation_level=None)
-    db.execute("DROP TRIGGER audit_log_no_update")
-    db.execute("UPDATE audit_log SET entry=replace(entry, 'home.initialised', 'x') WHERE seq=1")
+    tamper(cli_home, "UPDATE audit_log SET entry=replace(entry, 'home.initialised', 'x')")
     code, out, _ = run_cli(["audit", "verify"], capsys)
     assert code == 1 and out["ok"] is False and out["first_bad"] == 1
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, func, insert, select, text, update
 
 from callvault.audit.chain import GENESIS, checkpoint_message, entry_hash, entry_text
 from callvault.audit.signing import CheckpointSigner
@@ -23,6 +23,8 @@ from callvault.context import RequestContext
 # A kept checkpoint every so many entries anchors verification of long stretches.
 CHECKPOINT_EVERY = 1000
 _FETCH_BATCH = 20_000
+# PostgreSQL advisory lock key for appending ("cvaudit" as an integer).
+_APPEND_LOCK = 0x6376617564697400 >> 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,13 +63,17 @@ class AuditLog:
         details: dict[str, Any] | None = None,
     ) -> int:
         """Append one entry inside ``conn``'s transaction and return its sequence number."""
+        if conn.dialect.name == "postgresql":
+            # One appender at a time until commit, so concurrent acts never race for a sequence
+            # number (SQLite's BEGIN IMMEDIATE already serialises writers).
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _APPEND_LOCK})
         last = conn.execute(
             select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
         ).first()
         seq = 1 if last is None else last.seq + 1
         prev_hash = GENESIS if last is None else last.hash
         at = utc_now_iso()
-        text = entry_text(
+        entry = entry_text(
             {
                 "at": at,
                 "actor": ctx.actor.name,
@@ -82,8 +88,8 @@ class AuditLog:
                 "details": details or {},
             }
         )
-        hash_ = entry_hash(seq, prev_hash, text)
-        conn.execute(insert(audit_log).values(seq=seq, entry=text, prev_hash=prev_hash, hash=hash_))
+        hash_ = entry_hash(seq, prev_hash, entry)
+        conn.execute(insert(audit_log).values(seq=seq, entry=entry, prev_hash=prev_hash, hash=hash_))
         self._sign_head(conn, seq, hash_, at)
         return seq
 

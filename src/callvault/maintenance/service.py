@@ -15,6 +15,7 @@ from callvault.db import current_revision, head_revision, migrate, transaction
 from callvault.errors import CallvaultError, Conflict
 from callvault.locks import file_lock
 from callvault.policy.loader import load_policy
+from callvault.secretfile import replace_private
 from callvault.vault.keys import LocalKeyFile
 
 SHIPPED_POLICY = Path(__file__).parent.parent / "policy" / "data" / "council-example.yaml"
@@ -65,7 +66,15 @@ def init_home(ctx: RequestContext, home: Path, policy_file: Path | None = None) 
     services = build(home)
     migrate(services.engine)
     # Settings last: its presence marks a finished home, so a failed init can be re-run.
-    (home / SETTINGS_FILE).write_text(_SETTINGS_TEMPLATE, encoding="utf-8")
+    # Backends chosen by environment at init are written down, so later commands find them.
+    chosen = [
+        f"{key} = {_toml_string(str(getattr(services.settings, key)))}"
+        for key in ("db_url", "blob_url")
+        if str(getattr(services.settings, key)) != str(paths[key])
+    ]
+    settings_text = _SETTINGS_TEMPLATE + "".join(f"{line}\n" for line in chosen)
+    # 0600: a database URL may carry a password.
+    replace_private(home / SETTINGS_FILE, settings_text.encode())
     with transaction(services.engine) as conn:
         services.audit.append(
             conn,
@@ -76,6 +85,10 @@ def init_home(ctx: RequestContext, home: Path, policy_file: Path | None = None) 
             details={"policy_version": services.policy.policy.version},
         )
     return services
+
+
+def _toml_string(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 @dataclass
