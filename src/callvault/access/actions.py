@@ -21,6 +21,7 @@ ACTIONS: dict[str, frozenset[str]] = {
     "audit:read": frozenset({"operator", "role:auditor", "role:dpo"}),
     "audit:verify": frozenset({"operator", "role:auditor", "role:dpo"}),
     "keys:rotate": frozenset({"operator"}),
+    "db:grant": frozenset({"operator"}),
     "store:check": frozenset({"operator"}),
     "users:manage": frozenset({"operator", "role:administrator"}),
 }

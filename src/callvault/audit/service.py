@@ -89,7 +89,9 @@ class AuditLog:
             }
         )
         hash_ = entry_hash(seq, prev_hash, entry)
-        conn.execute(insert(audit_log).values(seq=seq, entry=entry, prev_hash=prev_hash, hash=hash_))
+        conn.execute(
+            insert(audit_log).values(seq=seq, entry=entry, prev_hash=prev_hash, hash=hash_)
+        )
         self._sign_head(conn, seq, hash_, at)
         return seq
 
@@ -112,7 +114,7 @@ class AuditLog:
         checkpoints = self._load_checkpoints()
         expected_seq, prev_hash = 1, GENESIS
         hashes_at: dict[int, str] = {}
-        for seq, text, stored_prev, stored_hash in self._iter_rows():
+        for seq, entry, stored_prev, stored_hash in self._iter_rows():
             if seq != expected_seq:
                 return VerifyResult(
                     False,
@@ -120,7 +122,7 @@ class AuditLog:
                     expected_seq,
                     f"entry {expected_seq} is missing or out of order",
                 )
-            if stored_prev != prev_hash or entry_hash(seq, prev_hash, text) != stored_hash:
+            if stored_prev != prev_hash or entry_hash(seq, prev_hash, entry) != stored_hash:
                 return VerifyResult(False, seq - 1, seq, f"entry {seq} was altered")
             if seq in checkpoints:
                 hashes_at[seq] = stored_hash
