@@ -16,6 +16,8 @@ PUBLIC = "public"
 # action -> actor kinds/roles that may do it ("operator" = the local operator at the CLI).
 ACTIONS: dict[str, frozenset[str]] = {
     "health:read": frozenset({PUBLIC}),
+    # Counts only, for the monitoring system on the council network.
+    "metrics:read": frozenset({PUBLIC}),
     "recordings:ingest": frozenset({"operator", "role:ingest", "system"}),
     "policy:read": frozenset({"operator", "role:administrator", "role:dpo"}),
     "audit:read": frozenset({"operator", "role:auditor", "role:dpo"}),

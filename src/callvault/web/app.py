@@ -7,13 +7,16 @@ import binascii
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 
 from callvault import __version__
 from callvault.bootstrap import Services
 from callvault.capture.ingest import AudioInput
 from callvault.context import Actor, RequestContext
 from callvault.errors import BadInput, CallvaultError
+from callvault.web.metrics import IngestCounter
+from callvault.web.metrics import render as render_metrics
+from callvault.web.readiness import readiness_problems
 from callvault.web.security import declares
 
 META_HEADER = "callvault-meta"
@@ -28,11 +31,24 @@ def create_app(services: Services) -> FastAPI:
     async def _callvault_error(_request: Request, exc: CallvaultError) -> JSONResponse:
         return JSONResponse(exc.as_dict(), status_code=exc.http_status)
 
+    ingests = IngestCounter()
+
     @app.get("/health", **declares("health:read"))
     def health() -> dict[str, object]:
-        """Liveness: the service answers and its database is reachable."""
-        services.catalog.count()
+        """Liveness: the process answers. Cheap, touches nothing."""
         return {"ok": True, "version": __version__}
+
+    @app.get("/ready", **declares("health:read"))
+    def ready() -> JSONResponse:
+        """Readiness: database reachable and migrated, keys readable, blob store listable."""
+        problems = readiness_problems(services)
+        return JSONResponse({"ready": not problems, "problems": problems},
+                            status_code=503 if problems else 200)  # fmt: skip
+
+    @app.get("/metrics", response_class=PlainTextResponse, **declares("metrics:read"))
+    def metrics() -> str:
+        """Prometheus metrics: counts only, no personal data."""
+        return render_metrics(services, ingests)
 
     @app.get("/", response_class=HTMLResponse, **declares("health:read"))
     def home() -> str:
@@ -48,6 +64,7 @@ def create_app(services: Services) -> FastAPI:
         client = request.client.host if request.client else "unknown"
         ctx = RequestContext(actor=actor, origin=f"api:{client}")
         result = await run_in_threadpool(services.ingest.ingest, ctx, AudioInput(data=audio), meta)
+        ingests.add(result.status)
         status = 201 if result.status == "recorded" else 200
         return JSONResponse(result.as_dict(), status_code=status)
 
