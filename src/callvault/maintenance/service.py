@@ -16,6 +16,7 @@ from callvault.errors import CallvaultError, Conflict
 from callvault.locks import file_lock
 from callvault.policy.loader import load_policy
 from callvault.secretfile import replace_private
+from callvault.vault.interfaces import BlobLocked
 from callvault.vault.keys import LocalKeyFile
 
 SHIPPED_POLICY = Path(__file__).parent.parent / "policy" / "data" / "council-example.yaml"
@@ -158,10 +159,25 @@ def _check_blobs(
             removed = services.blobs.remove_incomplete()
             if removed:
                 repaired.append(f"removed {removed} incomplete blob write(s)")
+            locked = 0
             for name in orphans:
-                services.blobs.delete(name)
+                try:
+                    services.blobs.delete(name)
+                except BlobLocked:
+                    # Object Lock keeps the bytes until their date; their key never existed
+                    # outside the crashed process, so they are unreadable meanwhile.
+                    locked += 1
             if orphans:
-                repaired.append(f"removed {len(orphans)} orphan blob(s) never catalogued")
+                repaired.append(
+                    f"removed {len(orphans) - locked} orphan blob(s) never catalogued"
+                    + (
+                        f"; {locked} more hidden, kept by Object Lock until their retention "
+                        "date (unreadable: their keys were never stored); a later --repair "
+                        "removes them"
+                        if locked
+                        else ""
+                    )
+                )
         elif orphans:
             problems.append(
                 f"{len(orphans)} blob(s) were never catalogued (an interrupted ingest); "

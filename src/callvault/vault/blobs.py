@@ -20,12 +20,13 @@ import secrets
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
 from callvault.errors import BadInput, NotFound
 from callvault.secretfile import fsync_dir
-from callvault.vault.interfaces import validate_blob_name
+from callvault.vault.interfaces import validate_blob_name, validate_retain_until
 
 INCOMPLETE_DIR = ".incomplete"
 _PART_SUFFIX = ".part"
@@ -55,7 +56,13 @@ class _FileSink:
 
 
 class FilesystemBlobStore:
-    """``BlobStore`` over a folder; ``root`` is created (mode 0700) if it does not exist."""
+    """``BlobStore`` over a folder; ``root`` is created (mode 0700) if it does not exist.
+
+    Plain files have no write-once mode: ``supports_object_lock`` is False, ``retain_until``
+    is checked and then ignored, and ``set_legal_hold`` only checks that the blob exists.
+    """
+
+    supports_object_lock = False
 
     def __init__(self, root: Path) -> None:
         self._root = Path(root)
@@ -75,15 +82,16 @@ class FilesystemBlobStore:
         return self._root / digest[:2] / digest[2:4] / name.replace("/", _SEPARATOR)
 
     @contextmanager
-    def writer(self, name: str) -> Iterator[_FileSink]:
+    def writer(self, name: str, *, retain_until: datetime | None = None) -> Iterator[_FileSink]:
         """Write blob ``name``: it appears atomically when the block exits cleanly.
 
         Bytes go to a 0600 temp file in ``.incomplete``, which is fsynced, renamed over any
         existing blob of that name, and its folder fsynced. If the block raises, the temp file
         is removed and no blob appears; a crash leaves only a temp file for
-        ``remove_incomplete``.
+        ``remove_incomplete``. ``retain_until`` is validated and ignored (no WORM on files).
         """
         final = self.path_of(name)
+        validate_retain_until(retain_until)
         temp = self._incomplete / f"{secrets.token_hex(16)}{_PART_SUFFIX}"
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
         fd = os.open(temp, flags, 0o600)
@@ -107,6 +115,11 @@ class FilesystemBlobStore:
             return path.open("rb")
         except FileNotFoundError:
             raise NotFound(f"blob {name!r} not found", field="blob_name") from None
+
+    def set_legal_hold(self, name: str, on: bool) -> None:
+        """No-op (files cannot be held); ``NotFound`` if blob ``name`` does not exist."""
+        if not self.exists(name):
+            raise NotFound(f"blob {name!r} not found", field="blob_name")
 
     def delete(self, name: str) -> bool:
         """Delete blob ``name`` durably; return False if it did not exist."""

@@ -10,9 +10,10 @@ import re
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import BinaryIO, Protocol
 
-from callvault.errors import BadInput
+from callvault.errors import BadInput, Refused
 
 # One segment: starts with a lower-case letter or digit, then up to 127 of [a-z0-9._-].
 # Segments are joined by "/"; the rules keep every name a safe relative path on any
@@ -51,6 +52,58 @@ def validate_blob_name(name: str) -> str:
                 field="blob_name",
             )
     return name
+
+
+def validate_retain_until(retain_until: datetime | None) -> datetime | None:
+    """Return ``retain_until`` if it is None or a timezone-aware ``datetime`` in the future.
+
+    Raise ``BadInput(field="retain_until")`` for anything else: a naive datetime has no
+    defined instant (a retention date must never depend on a server's time zone), and an
+    object store refuses a retention date that has already passed. Every store checks this,
+    also those that ignore the date, so a caller's mistake shows on any backend.
+    """
+    if retain_until is None:
+        return None
+    if not isinstance(retain_until, datetime) or retain_until.utcoffset() is None:
+        raise BadInput(
+            "retain_until must be a timezone-aware datetime (e.g. datetime.now(UTC) + ...)",
+            field="retain_until",
+        )
+    if retain_until <= datetime.now(UTC):
+        raise BadInput(
+            f"retain_until {retain_until.isoformat()} has already passed", field="retain_until"
+        )
+    return retain_until
+
+
+class BlobLocked(Refused):
+    """A blob store kept versions of a blob that Object Lock forbids deleting yet.
+
+    Raised by ``BlobStore.delete`` after it removed every version it was allowed to, and
+    hid the blob (it no longer ``exists``): ``versions`` are still held, under a retention
+    date until ``retain_until`` (the latest, or None when unknown) and/or a legal hold
+    (``legal_hold``). Call ``delete`` again once the lock has lapsed to remove them.
+    """
+
+    def __init__(
+        self, name: str, versions: int, retain_until: datetime | None, legal_hold: bool
+    ) -> None:
+        reasons = []
+        if retain_until is not None:
+            reasons.append(f"retained until {retain_until.isoformat()}")
+        if legal_hold:
+            reasons.append("under a legal hold")
+        why = " and ".join(reasons) or "locked"
+        super().__init__(
+            f"blob {name!r}: {versions} stored version(s) {why} by the object store's "
+            "Object Lock could not be deleted yet; the blob is hidden and its key should be "
+            "destroyed; delete it again after the lock lapses",
+            field="blob_name",
+        )
+        self.name = name
+        self.versions = versions
+        self.retain_until = retain_until
+        self.legal_hold = legal_hold
 
 
 @dataclass(frozen=True)
@@ -95,11 +148,31 @@ class BlobStore(Protocol):
 
     Names follow ``validate_blob_name``; every method raises ``BadInput(field="blob_name")``
     for an invalid one.
+
+    Object Lock (write-once retention, legal holds) is optional: a store without it has
+    ``supports_object_lock`` False, accepts ``retain_until`` and ignores it, and makes
+    ``set_legal_hold`` a no-op. The database's retention stays the source of truth either way.
     """
 
-    def writer(self, name: str) -> AbstractContextManager[BlobSink]:
+    @property
+    def supports_object_lock(self) -> bool:
+        """Whether ``retain_until`` and ``set_legal_hold`` are enforced by the store itself."""
+        ...
+
+    def writer(
+        self, name: str, *, retain_until: datetime | None = None
+    ) -> AbstractContextManager[BlobSink]:
         """Open a sink for ``name``; the blob appears (atomically, replacing any old one)
-        only when the ``with`` block exits without an exception; otherwise nothing is left."""
+        only when the ``with`` block exits without an exception; otherwise nothing is left.
+
+        ``retain_until`` (timezone-aware, in the future): where the store supports Object
+        Lock, the blob cannot be deleted or overwritten in place by anyone before then."""
+        ...
+
+    def set_legal_hold(self, name: str, on: bool) -> None:
+        """Place (``on``) or lift a legal hold on ``name``; ``NotFound`` if it does not exist.
+        Where the store supports Object Lock, a held blob cannot be deleted until lifted; the
+        hold covers every stored version, also one that ``delete`` could only hide."""
         ...
 
     def open(self, name: str) -> BinaryIO:
@@ -107,7 +180,11 @@ class BlobStore(Protocol):
         ...
 
     def delete(self, name: str) -> bool:
-        """Delete ``name``; return False when it did not exist."""
+        """Delete ``name``; return False when it did not exist.
+
+        Stores that keep versions remove every version they may. If Object Lock keeps some,
+        the blob is hidden and ``BlobLocked`` is raised; calling again later removes the rest
+        (and returns False, as the blob no longer exists)."""
         ...
 
     def exists(self, name: str) -> bool:

@@ -10,12 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import BinaryIO
 
 from callvault.errors import BadInput
 from callvault.vault import crypto
 from callvault.vault.crypto import EncryptingWriter, decrypt_stream
-from callvault.vault.interfaces import BlobStore, KeyWrapper, WrappedKey, validate_blob_name
+from callvault.vault.interfaces import (
+    BlobStore,
+    KeyWrapper,
+    WrappedKey,
+    validate_blob_name,
+    validate_retain_until,
+)
 
 
 def _recording_aad(recording_id: str) -> bytes:
@@ -64,23 +71,35 @@ class Vault:
         """Id of the KEK new wraps use; rows naming another KEK need ``rewrap_key``."""
         return self._keys.active_key_id()
 
+    @property
+    def supports_object_lock(self) -> bool:
+        """Whether the blob store itself enforces ``retain_until`` and legal holds."""
+        return self._blobs.supports_object_lock
+
     @contextmanager
-    def writer(self, name: str, data_key: bytes) -> Iterator[EncryptingWriter]:
+    def writer(
+        self, name: str, data_key: bytes, *, retain_until: datetime | None = None
+    ) -> Iterator[EncryptingWriter]:
         """Stream plaintext into blob ``name``, encrypted under ``data_key``.
 
         Yields an ``EncryptingWriter``; write to it in pieces of any size. The blob appears
         only when the block exits cleanly; if it raises, no blob and no temp file remain.
-        Writing an existing name replaces that blob atomically.
+        Writing an existing name replaces that blob atomically. ``retain_until``
+        (timezone-aware, in the future) is passed to the store: under Object Lock nobody can
+        delete the blob before then; other stores ignore it (``supports_object_lock``).
         """
         aad = validate_blob_name(name).encode()
-        with self._blobs.writer(name) as sink:
+        validate_retain_until(retain_until)
+        with self._blobs.writer(name, retain_until=retain_until) as sink:
             out = EncryptingWriter(sink, data_key, aad)
             yield out
             out.close()
 
-    def write(self, name: str, data_key: bytes, data: bytes) -> int:
+    def write(
+        self, name: str, data_key: bytes, data: bytes, *, retain_until: datetime | None = None
+    ) -> int:
         """Encrypt ``data`` (already in memory) into blob ``name``; return its stored size."""
-        with self.writer(name, data_key) as out:
+        with self.writer(name, data_key, retain_until=retain_until) as out:
             out.write(data)
         return out.ciphertext_bytes
 
@@ -107,8 +126,14 @@ class Vault:
 
     def delete(self, name: str) -> bool:
         """Delete blob ``name``; return False if it did not exist. (Shredding is destroying
-        the wrapped key; this removes the ciphertext.)"""
+        the wrapped key; this removes the ciphertext.) Raises ``BlobLocked`` when Object
+        Lock keeps stored versions: the blob is hidden then, and a later call removes them."""
         return self._blobs.delete(name)
+
+    def set_legal_hold(self, name: str, on: bool) -> None:
+        """Mirror a recording's legal hold onto blob ``name`` (a no-op on stores without
+        Object Lock); ``NotFound`` if it does not exist."""
+        self._blobs.set_legal_hold(validate_blob_name(name), on)
 
     def exists(self, name: str) -> bool:
         """Whether blob ``name`` exists."""
