@@ -20,6 +20,9 @@ from callvault.catalog.service import Catalog
 from callvault.config import Settings, load_settings
 from callvault.db import make_engine
 from callvault.errors import ConfigError
+from callvault.jobs.dbqueue import DatabaseQueue
+from callvault.jobs.interfaces import JobQueue
+from callvault.jobs.procrastinate_queue import ProcrastinateQueue
 from callvault.policy.loader import load_policy
 from callvault.policy.service import PolicyService
 from callvault.vault.blobs import FilesystemBlobStore
@@ -77,6 +80,12 @@ class Services:
         return AccessService(self.engine, self.audit, roles)
 
     @cached_property
+    def jobs(self) -> JobQueue:
+        if not self.settings.queue_url:
+            return DatabaseQueue(self.engine)
+        return ProcrastinateQueue.open(self.engine, self.settings.db_url, self.settings.queue_url)
+
+    @cached_property
     def ingest(self) -> IngestService:
         return IngestService(
             engine=self.engine,
@@ -85,6 +94,7 @@ class Services:
             vault=self.vault,
             catalog=self.catalog,
             audit=self.audit,
+            jobs=self.jobs,
             lock_path=self.lock_path,
         )
 

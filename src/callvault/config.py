@@ -21,6 +21,7 @@ class Settings:
     home: Path
     db_url: str
     blob_url: str
+    queue_url: str
     policy_file: Path
     key_file: Path
     audit_key_file: Path
@@ -42,6 +43,7 @@ DEFAULT_MAX_CALL_HOURS = 24
 SETTING_KEYS = (
     "db_url",
     "blob_url",
+    "queue_url",
     "policy_file",
     "max_ingest_bytes",
     "max_clock_skew_s",
@@ -58,6 +60,8 @@ def defaults(home: Path) -> dict[str, object]:
     return {
         "db_url": f"sqlite:///{home / 'callvault.db'}",
         "blob_url": f"file://{home / 'blobs'}",
+        # Empty: the jobs table in db_url's database; a PostgreSQL URL: procrastinate.
+        "queue_url": "",
         "policy_file": home / "policy.yaml",
         "key_file": home / "keys" / "kek.json",
         "audit_key_file": home / "keys" / "audit-signing.json",
@@ -83,6 +87,7 @@ def load_settings(home: Path | None = None) -> Settings:
         home=home,
         db_url=str(typed["db_url"]),
         blob_url=str(typed["blob_url"]),
+        queue_url=str(typed["queue_url"]),
         policy_file=_path(typed["policy_file"], home),
         key_file=_path(typed["key_file"], home),
         audit_key_file=_path(typed["audit_key_file"], home),

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import orjson
 from fastapi.testclient import TestClient
-from homes import meta_for
 
 from callvault.bootstrap import Services
 from callvault.context import system_context
 from callvault.web.app import create_app
+from homes import meta_for
 
 
 def test_ready_when_everything_answers(services: Services) -> None:
@@ -26,9 +26,7 @@ def test_not_ready_names_the_missing_part(services: Services) -> None:
     assert response.json()["problems"][0].startswith("key file:")
 
 
-def test_metrics_count_ingests_without_personal_data(
-    services: Services, call_wav: Path
-) -> None:
+def test_metrics_count_ingests_without_personal_data(services: Services, call_wav: Path) -> None:
     client = TestClient(create_app(services))
     token = services.access.add_service(system_context("test"), "pbx-metrics")
     for call_id, dialled in (("m1", "020 7371 5678"), ("m2", "4008")):

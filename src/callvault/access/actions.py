@@ -24,6 +24,8 @@ ACTIONS: dict[str, frozenset[str]] = {
     "audit:verify": frozenset({"operator", "role:auditor", "role:dpo"}),
     "keys:rotate": frozenset({"operator"}),
     "db:grant": frozenset({"operator"}),
+    # Jobs act as named system actors with these narrow grants.
+    "recordings:verify": frozenset({"system"}),
     "store:check": frozenset({"operator"}),
     "users:manage": frozenset({"operator", "role:administrator"}),
 }

@@ -33,6 +33,8 @@ from callvault.config import Settings
 from callvault.context import RequestContext
 from callvault.db import transaction
 from callvault.errors import BadInput, Conflict
+from callvault.jobs.interfaces import JobQueue
+from callvault.jobs.tasks import VERIFY, verify_key
 from callvault.locks import file_lock
 from callvault.media.decode import probe
 from callvault.media.encode import transcode_to_opus
@@ -107,12 +109,14 @@ class IngestService:
         vault: Vault,
         catalog: Catalog,
         audit: AuditLog,
+        jobs: JobQueue,
         lock_path: Path,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._engine, self._settings, self._policy = engine, settings, policy
         self._vault, self._catalog, self._audit = vault, catalog, audit
         self._lock_path, self._clock = lock_path, clock
+        self._jobs = jobs
 
     def ingest(self, ctx: RequestContext, audio: AudioInput, meta_json: bytes) -> IngestResult:
         """Ingest one call. Idempotent on (call id, audio hash); all-or-nothing on failure."""
@@ -284,6 +288,14 @@ class IngestService:
                     "flags": recording.flags,
                     "retain_until": recording.retain_until,
                 },
+            )
+            # Proves the stored copy decrypts and plays; commits with the recording or not at all.
+            self._jobs.enqueue(
+                conn,
+                VERIFY,
+                key=verify_key(recording.id),
+                payload={"recording_id": recording.id},
+                queue="media",
             )
 
     def _decision_row(

@@ -1,6 +1,8 @@
-"""``callvault serve``: the web UI and API."""
+"""``callvault serve``: the web UI and API (and, on the database queue, a job worker)."""
 
 from __future__ import annotations
+
+import threading
 
 import click
 
@@ -10,15 +12,40 @@ from callvault.bootstrap import build
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
-def serve_command(host: str, port: int) -> None:
+@click.option(
+    "--no-worker",
+    "no_worker",
+    is_flag=True,
+    help="Do not run jobs in this process (run `callvault worker` elsewhere instead).",
+)
+def serve_command(host: str, port: int, no_worker: bool) -> None:
     """Serve the web UI and the REST API."""
     import uvicorn
 
+    from callvault.jobs.interfaces import WorkerOptions
+    from callvault.jobs.service import DatabaseWorker
     from callvault.web.app import create_app
 
     services = build()
     services.policy  # noqa: B018 (fail fast on a bad policy before binding the port)
-    uvicorn.run(create_app(services), host=host, port=port, log_level="info")
+    worker: DatabaseWorker | None = None
+    thread: threading.Thread | None = None
+    # The database queue is drained here on one machine; procrastinate has its own workers.
+    if not no_worker and services.jobs.kind == "database":
+        import callvault.jobs.tasks  # noqa: F401  (registers the tasks)
+        from callvault.jobs.dbqueue import DatabaseQueue
+
+        assert isinstance(services.jobs, DatabaseQueue)
+        worker = DatabaseWorker(services, services.jobs, WorkerOptions())
+        thread = threading.Thread(target=worker.run, name="callvault-worker", daemon=True)
+        thread.start()
+    try:
+        uvicorn.run(create_app(services), host=host, port=port, log_level="info")
+    finally:
+        if worker is not None and thread is not None:
+            # A job in progress finishes first; one cut off is retried after the stale timeout.
+            worker.stop()
+            thread.join(timeout=30)
 
 
 COMMANDS = [serve_command]

@@ -1,0 +1,63 @@
+"""recording.verify: the stored recording decrypts and decodes, and the audit says so."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from callvault.bootstrap import Services
+from callvault.db import transaction
+from callvault.jobs.tasks import VERIFY, verify_key
+from homes import stored_files
+from jobs.jobs_helpers import actions, burst, ingest, job_rows
+
+
+def test_burst_worker_verifies_and_audits(services: Services, call_wav: Path) -> None:
+    recording_id = ingest(services, call_wav)
+    assert burst(services).as_dict() == {"done": 1, "failed": 0}
+    assert actions(services, recording_id) == ["recording.ingested", "recording.verified"]
+    entry = services.audit.show(object_id=recording_id)[-1]
+    assert entry["actor"] == "system:worker"
+    assert entry["origin"] == "job"
+    assert entry["details"]["ok"] is True
+    assert abs(entry["details"]["duration_s"] - 3.0) < 0.1
+    [row] = job_rows(services)
+    assert (row["status"], row["attempts"], row["locked_by"]) == ("done", 1, None)
+    assert burst(services).as_dict() == {"done": 0, "failed": 0}
+
+
+def test_verifying_twice_is_harmless(services: Services, call_wav: Path) -> None:
+    recording_id = ingest(services, call_wav)
+    burst(services)
+    with transaction(services.engine) as conn:  # a done key may be queued again
+        services.jobs.enqueue(conn, VERIFY, key=verify_key(recording_id),
+                              payload={"recording_id": recording_id}, queue="media")  # fmt: skip
+    assert burst(services).as_dict() == {"done": 1, "failed": 0}
+    assert actions(services, recording_id).count("recording.verified") == 2
+    assert services.audit.verify().ok
+
+
+def test_a_tampered_blob_fails_verification_without_retry(
+    services: Services, call_wav: Path
+) -> None:
+    recording_id = ingest(services, call_wav)
+    [blob] = [p for p in stored_files(services.settings.home) if recording_id in p.name]
+    data = bytearray(blob.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    blob.write_bytes(bytes(data))
+    assert burst(services).as_dict() == {"done": 0, "failed": 1}
+    assert actions(services, recording_id) == ["recording.ingested", "recording.verify_failed"]
+    entry = services.audit.show(object_id=recording_id)[-1]
+    assert entry["details"]["ok"] is False
+    assert "IntegrityFailure" in entry["details"]["problem"]
+    [row] = job_rows(services)
+    assert (row["status"], row["attempts"]) == ("failed", 1)
+    assert "IntegrityFailure" in row["last_error"]
+    assert services.audit.verify().ok
+
+
+def test_a_purged_recording_has_nothing_to_verify(services: Services) -> None:
+    with transaction(services.engine) as conn:
+        services.jobs.enqueue(conn, VERIFY, key="verify:gone", payload={"recording_id": "gone"},
+                              queue="media")  # fmt: skip
+    assert burst(services).as_dict() == {"done": 1, "failed": 0}
+    assert actions(services, "gone") == []
