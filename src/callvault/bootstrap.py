@@ -22,7 +22,6 @@ from callvault.db import make_engine
 from callvault.errors import ConfigError
 from callvault.jobs.dbqueue import DatabaseQueue
 from callvault.jobs.interfaces import JobQueue
-from callvault.jobs.procrastinate_queue import ProcrastinateQueue
 from callvault.policy.loader import load_policy
 from callvault.policy.service import PolicyService
 from callvault.vault.blobs import FilesystemBlobStore
@@ -32,11 +31,18 @@ from callvault.vault.service import Vault
 
 
 def blob_store_for(url: str) -> BlobStore:
+    """The blob store a URL names. Callers get it only inside a ``Vault`` (encryption)."""
     parsed = urlparse(url)
     if parsed.scheme == "file":
         return FilesystemBlobStore(Path(parsed.path))
+    if parsed.scheme == "s3":
+        # Imported here: boto3 is the `scale` extra, not needed on one machine.
+        from callvault.vault.s3 import S3BlobStore
+
+        return S3BlobStore.from_url(url)
     raise ConfigError(
-        f"unsupported blob_url {url!r}; use file:///path (S3 arrives with scale-out)", "blob_url"
+        f"unsupported blob_url {url!r}; use file:///path or s3://bucket/prefix?endpoint=…",
+        "blob_url",
     )
 
 
@@ -83,6 +89,9 @@ class Services:
     def jobs(self) -> JobQueue:
         if not self.settings.queue_url:
             return DatabaseQueue(self.engine)
+        # Imported here: procrastinate is the `scale` extra, not needed on one machine.
+        from callvault.jobs.procrastinate_queue import ProcrastinateQueue
+
         return ProcrastinateQueue.open(self.engine, self.settings.db_url, self.settings.queue_url)
 
     @cached_property

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -26,13 +27,17 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture
-def server(services: Services) -> Iterator[str]:
+@contextmanager
+def running_server(env: dict[str, str], extra: list[str] | None = None) -> Iterator[str]:
+    """`callvault serve` in its own process on a free loopback port; yields its base URL."""
     port = _free_port()
-    env = {**os.environ, "CALLVAULT_HOME": str(services.settings.home)}
     exe = Path(sys.executable).parent / "callvault"
-    proc = subprocess.Popen([str(exe), "serve", "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    proc = subprocess.Popen(
+        [str(exe), "serve", "--port", str(port), *(extra or [])],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(100):  # up to 20 s for the process to start
@@ -47,6 +52,12 @@ def server(services: Services) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+@pytest.fixture
+def server(services: Services) -> Iterator[str]:
+    with running_server({**os.environ, "CALLVAULT_HOME": str(services.settings.home)}) as base:
+        yield base
 
 
 def test_serves_health_page_and_ingest(server: str, services: Services, call_wav: Path) -> None:

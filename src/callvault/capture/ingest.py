@@ -226,8 +226,13 @@ class IngestService:
         recording_id = uuid.uuid4().hex
         blob_name = f"recordings/{recording_id[:2]}/{recording_id}.opus"
         data_key = self._vault.new_data_key()
+        retain_until = line.retention.add_to(meta.started_at)
+        # Object Lock (where the store has it) keeps the blob until the retention date, so not
+        # even someone with storage credentials deletes it early. A date already past (a late
+        # import) gets no lock: the retention purge takes it.
+        lock_until = retain_until if retain_until > self._clock() else None
         with file_lock(self._lock_path, exclusive=False):
-            with self._vault.writer(blob_name, data_key) as sink:
+            with self._vault.writer(blob_name, data_key, retain_until=lock_until) as sink:
                 encoded = transcode_to_opus(audio.source(), sink)
             wrapped = self._vault.wrap_key(data_key, recording_id)
             decided = self._decision_row(ctx, meta, decision)

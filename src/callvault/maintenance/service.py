@@ -70,8 +70,8 @@ def init_home(ctx: RequestContext, home: Path, policy_file: Path | None = None) 
     # Backends chosen by environment at init are written down, so later commands find them.
     chosen = [
         f"{key} = {_toml_string(str(getattr(services.settings, key)))}"
-        for key in ("db_url", "blob_url")
-        if str(getattr(services.settings, key)) != str(paths[key])
+        for key in ("db_url", "blob_url", "queue_url")
+        if str(getattr(services.settings, key)) != str(paths.get(key, ""))
     ]
     settings_text = _SETTINGS_TEMPLATE + "".join(f"{line}\n" for line in chosen)
     # 0600: a database URL may carry a password.
