@@ -40,4 +40,5 @@ def test_metrics_count_ingests_without_personal_data(services: Services, call_wa
     assert "callvault_recordings 1\n" in text
     assert 'callvault_call_decisions{outcome="not_recorded"} 1' in text
     assert 'callvault_ingest_requests_total{status="recorded"} 1' in text
+    assert 'callvault_jobs{queue="media",status="queued"} 1' in text  # its verify job
     assert "+44" not in text and "07700" not in text

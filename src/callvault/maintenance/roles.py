@@ -38,6 +38,8 @@ def grant_app_role(services: Services, ctx: RequestContext, role: str) -> dict[s
         f"GRANT SELECT, INSERT, UPDATE, DELETE ON {', '.join(ordinary)} TO {role}",
         f"GRANT SELECT, INSERT ON {', '.join(APPEND_ONLY)} TO {role}",
         f"GRANT SELECT, INSERT, UPDATE ON {HEAD} TO {role}",
+        # procrastinate's own tables (when it is the queue) number their rows by sequence.
+        f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA current_schema() TO {role}",
     ]
     with transaction(services.engine) as conn:
         schema = conn.exec_driver_sql("SELECT current_schema()").scalar_one()

@@ -59,6 +59,16 @@ def render(services: Services, ingests: IngestCounter) -> str:
             [("", services.audit.count())],
         ),
         _metric(
+            "callvault_jobs",
+            "gauge",
+            "Background jobs by queue and status (queued is the queue depth).",
+            [
+                (f'{{queue="{queue}",status="{status}"}}', count)
+                for queue, statuses in sorted(services.jobs.stats().items())
+                for status, count in sorted(statuses.items())
+            ],
+        ),
+        _metric(
             "callvault_ingest_requests_total",
             "counter",
             "Ingest requests answered by this process, by status.",
