@@ -21,7 +21,8 @@ install: $(BIN)/.installed
 run: install
 	@if [ ! -f "$(HOME_DIR)/callvault.toml" ]; then \
 		CALLVAULT_HOME=$(HOME_DIR) $(BIN)/callvault init --demo; \
-	else echo "using the existing home $(HOME_DIR)"; fi
+	else echo "using the existing home $(HOME_DIR)"; \
+		CALLVAULT_HOME=$(HOME_DIR) $(BIN)/callvault check --repair; fi
 	CALLVAULT_HOME=$(HOME_DIR) $(BIN)/callvault serve --host $(HOST) --port $(PORT)
 
 lint: install

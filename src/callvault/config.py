@@ -22,6 +22,7 @@ class Settings:
     db_url: str
     blob_url: str
     queue_url: str
+    log_format: str
     policy_file: Path
     key_file: Path
     audit_key_file: Path
@@ -48,6 +49,7 @@ SETTING_KEYS = (
     "max_ingest_bytes",
     "max_clock_skew_s",
     "max_call_hours",
+    "log_format",
 )
 _INT_KEYS = {"max_ingest_bytes", "max_clock_skew_s", "max_call_hours"}
 
@@ -62,6 +64,7 @@ def defaults(home: Path) -> dict[str, object]:
         "blob_url": f"file://{home / 'blobs'}",
         # Empty: the jobs table in db_url's database; a PostgreSQL URL: procrastinate.
         "queue_url": "",
+        "log_format": "text",
         "policy_file": home / "policy.yaml",
         "key_file": home / "keys" / "kek.json",
         "audit_key_file": home / "keys" / "audit-signing.json",
@@ -88,6 +91,7 @@ def load_settings(home: Path | None = None) -> Settings:
         db_url=str(typed["db_url"]),
         blob_url=str(typed["blob_url"]),
         queue_url=str(typed["queue_url"]),
+        log_format=_choice(typed["log_format"], "log_format", ("text", "json")),
         policy_file=_path(typed["policy_file"], home),
         key_file=_path(typed["key_file"], home),
         audit_key_file=_path(typed["audit_key_file"], home),
@@ -95,6 +99,13 @@ def load_settings(home: Path | None = None) -> Settings:
         max_clock_skew_s=int(str(typed["max_clock_skew_s"])),
         max_call_hours=int(str(typed["max_call_hours"])),
     )
+
+
+def _choice(value: object, key: str, allowed: tuple[str, ...]) -> str:
+    text = str(value)
+    if text not in allowed:
+        raise ConfigError(f"setting {key} must be one of {', '.join(allowed)}, got {text!r}", key)
+    return text
 
 
 def _path(value: object, home: Path) -> Path:

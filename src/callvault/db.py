@@ -104,3 +104,14 @@ def _alembic_config(conn: Connection | None) -> Any:
 def ping(engine: Engine) -> None:
     with engine.connect() as conn:
         conn.execute(text("SELECT 1"))
+
+
+def require_current_schema(engine: Engine) -> None:
+    """Fail fast, before serving or working, on a database an upgrade has not migrated."""
+    current, head = current_revision(engine), head_revision()
+    if current != head:
+        raise ConfigError(
+            f"the database schema is at revision {current or 'none'} but this callvault needs "
+            f"{head}; run `callvault check --repair`, which migrates it",
+            field="db_url",
+        )

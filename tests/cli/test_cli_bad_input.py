@@ -23,8 +23,14 @@ def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, A
     return (
         int(exited.value.code or 0),
         orjson.loads(out) if out.strip() else None,
-        orjson.loads(err) if err.strip() else None,
+        _error_document(err),
     )
+
+
+def _error_document(err: str) -> Any:
+    """The error JSON: the last line of stderr (logging, where configured, comes before it)."""
+    lines = err.strip().splitlines()
+    return orjson.loads(lines[-1]) if lines and lines[-1].startswith("{") else None
 
 
 @pytest.fixture

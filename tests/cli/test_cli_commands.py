@@ -165,3 +165,20 @@ def test_files_the_cli_creates_are_private(
         os.umask(old)
     for path in (tmp_path / "h").rglob("*"):
         assert path.stat().st_mode & 0o077 == 0, path
+
+
+def test_serve_refuses_an_unmigrated_database(
+    cli_home: Services, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An upgrade without a migration fails fast with the fix, instead of serving errors."""
+    from alembic import command
+
+    from callvault.db import _alembic_config
+
+    # The database as the previous release left it: only the first migration applied.
+    with cli_home.engine.begin() as conn:
+        command.downgrade(_alembic_config(conn), "0001")
+    code, _out, err = run_cli(["worker", "--burst"], capsys)
+    assert code == 2 and err["field"] == "db_url" and "check --repair" in err["error"]
+    code, out, _ = run_cli(["check", "--repair"], capsys)
+    assert code == 0 and "migrated the database schema" in out["repaired"]

@@ -7,6 +7,8 @@ import threading
 import click
 
 from callvault.bootstrap import build
+from callvault.db import require_current_schema
+from callvault.logs import configure as configure_logging
 
 
 @click.command("serve")
@@ -28,6 +30,8 @@ def serve_command(host: str, port: int, no_worker: bool) -> None:
 
     services = build()
     services.policy  # noqa: B018 (fail fast on a bad policy before binding the port)
+    config = configure_logging(services.settings.log_format)
+    require_current_schema(services.engine)
     worker: DatabaseWorker | None = None
     thread: threading.Thread | None = None
     # The database queue is drained here on one machine; procrastinate has its own workers.
@@ -40,7 +44,7 @@ def serve_command(host: str, port: int, no_worker: bool) -> None:
         thread = threading.Thread(target=worker.run, name="callvault-worker", daemon=True)
         thread.start()
     try:
-        uvicorn.run(create_app(services), host=host, port=port, log_level="info")
+        uvicorn.run(create_app(services), host=host, port=port, log_config=config)
     finally:
         if worker is not None and thread is not None:
             # A job in progress finishes first; one cut off is retried after the stale timeout.

@@ -6,8 +6,10 @@ import click
 
 from callvault.bootstrap import build
 from callvault.cli.output import emit, json_option
+from callvault.db import require_current_schema
 from callvault.jobs.interfaces import QUEUES, WorkerOptions
 from callvault.jobs.service import run_worker
+from callvault.logs import configure as configure_logging
 
 
 def _queues(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[str, ...]:
@@ -51,6 +53,8 @@ def worker_command(
 ) -> None:
     """Run background jobs until stopped (Ctrl-C), or with --burst until none are due."""
     services = build()
+    configure_logging(services.settings.log_format)
+    require_current_schema(services.engine)
     options = WorkerOptions(
         queues=queues, burst=burst, concurrency=concurrency, stale_after_s=stale_after
     )
