@@ -21,7 +21,7 @@ from callvault.maintenance.service import init_home
 from callvault.policy.loader import load_policy
 from callvault.policy.model import Policy
 from homes import meta_for
-from seaweed import SeaweedError, SeaweedServer, start_seaweed
+from seaweed import LOCKED_BUCKET, SeaweedError, SeaweedServer, start_seaweed
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_POLICY = REPO / "policies" / "council-example.yaml"
@@ -49,9 +49,10 @@ def ctx() -> RequestContext:
     return system_context("test")
 
 
-# Every test that builds a home runs on each database backend: the embedded default and
-# PostgreSQL (running on 127.0.0.1 on our machines and CI's). CALLVAULT_TEST_BACKENDS=sqlite
-# narrows a run on a machine without PostgreSQL.
+# Every test that builds a home runs on both legs: the embedded default (SQLite, files) and
+# the scale-out stack (PostgreSQL running on 127.0.0.1 on our machines and CI's, and SeaweedFS
+# S3 with Object Lock started by the session). CALLVAULT_TEST_BACKENDS=sqlite narrows a run
+# on a machine without PostgreSQL.
 BACKENDS = os.environ.get("CALLVAULT_TEST_BACKENDS", "sqlite,postgresql").split(",")
 PG_URL = os.environ.get("CALLVAULT_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1/test")
 
@@ -75,9 +76,14 @@ def pg_schema() -> Iterator[str]:
 
 
 @pytest.fixture(params=BACKENDS)
-def db_url(request: pytest.FixtureRequest, home: Path) -> Iterator[str]:
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def db_url(backend: str, home: Path) -> Iterator[str]:
     """A fresh database for one test: a SQLite file, or a PostgreSQL schema of its own."""
-    if request.param == "sqlite":
+    if backend == "sqlite":
         yield f"sqlite:///{home / 'callvault.db'}"
         return
     with pg_schema() as url:
@@ -85,13 +91,35 @@ def db_url(request: pytest.FixtureRequest, home: Path) -> Iterator[str]:
 
 
 @pytest.fixture
+def blob_url(
+    backend: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> str | None:
+    """The scale leg stores blobs in SeaweedFS, in a locked bucket under a prefix of its own;
+    the embedded leg keeps the default (files in the home)."""
+    if backend == "sqlite":
+        return None
+    server: SeaweedServer = request.getfixturevalue("s3_server")
+    # Credentials the standard way, so subprocesses (the CLI, workers) find them too.
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", server.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", server.secret_key)
+    return server.url(LOCKED_BUCKET, f"t-{uuid.uuid4().hex[:12]}")
+
+
+@pytest.fixture
 def services(
-    home: Path, ctx: RequestContext, db_url: str, monkeypatch: pytest.MonkeyPatch
+    home: Path,
+    ctx: RequestContext,
+    db_url: str,
+    blob_url: str | None,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Services]:
     monkeypatch.setenv("CALLVAULT_DB_URL", db_url)
+    if blob_url is not None:
+        monkeypatch.setenv("CALLVAULT_BLOB_URL", blob_url)
     svc = init_home(ctx, home)
-    # From here on the home's own settings name the database, as for an operator.
+    # From here on the home's own settings name the backends, as for an operator.
     monkeypatch.delenv("CALLVAULT_DB_URL")
+    monkeypatch.delenv("CALLVAULT_BLOB_URL", raising=False)
     yield svc
     svc.engine.dispose()
 

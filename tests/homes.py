@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from callvault.bootstrap import Services
@@ -27,9 +26,26 @@ def meta_for(**overrides: Any) -> dict[str, Any]:
     return {k: v for k, v in meta.items() if v is not ...}
 
 
-def stored_files(home: Path) -> set[Path]:
-    """Every file under the blob store, including incomplete writes."""
-    return {p for p in (home / "blobs").rglob("*") if p.is_file()}
+def stored_blobs(services: Services) -> set[str]:
+    """Names of the complete blobs in the home's store (files, or S3 objects)."""
+    return set(services.blobs.names())
+
+
+def nothing_stored(services: Services) -> bool:
+    """No blob and no incomplete write (temp file or multipart upload) in the store."""
+    return not stored_blobs(services) and services.blobs.remove_incomplete() == 0
+
+
+def raw_blob(services: Services, name: str) -> bytes:
+    """A blob's bytes exactly as stored: ciphertext, read past the vault."""
+    with services.blobs.open(name) as stored:
+        return stored.read()
+
+
+def replace_raw_blob(services: Services, name: str, data: bytes) -> None:
+    """Overwrite a stored blob past the vault, as someone with storage credentials could."""
+    with services.blobs.writer(name) as sink:
+        sink.write(data)
 
 
 AUDIT_TRIGGERS = ("audit_log_no_update", "audit_log_no_delete", "audit_checkpoints_no_update",

@@ -14,7 +14,7 @@ from callvault.capture.ingest import AudioInput
 from callvault.context import RequestContext
 from callvault.errors import Conflict
 from callvault.media.decode import decode_to_pcm
-from homes import meta_for, stored_files
+from homes import meta_for, nothing_stored, stored_blobs
 
 
 def _ingest(services: Services, ctx: RequestContext, audio: Path, **meta: object) -> dict[str, Any]:
@@ -61,7 +61,7 @@ def test_extension_call_keeps_no_audio(
     result = _ingest(services, ctx, call_wav, dialled="4008", call_id="ext-1")
     assert result == {**result, "status": "not_recorded", "recording_id": None,
                       "rule": "internal-extension"}  # fmt: skip
-    assert stored_files(home) == set()
+    assert nothing_stored(services)
     assert services.catalog.count() == 0
     decision = services.catalog.decision_for_call("ext-1")
     assert decision is not None and decision.record is False
@@ -75,17 +75,17 @@ def test_unlisted_number_keeps_no_audio(
 ) -> None:
     result = _ingest(services, ctx, call_wav, dialled="020 7946 0999", call_id="x-2")
     assert result["status"] == "not_recorded" and result["rule"] == "not-listed"
-    assert stored_files(home) == set()
+    assert nothing_stored(services)
 
 
 def test_same_call_same_audio_is_idempotent(
     services: Services, ctx: RequestContext, call_wav: Path, home: Path
 ) -> None:
     first = _ingest(services, ctx, call_wav)
-    files = stored_files(home)
+    files = stored_blobs(services)
     second = _ingest(services, ctx, call_wav)
     assert second["recording_id"] == first["recording_id"]
-    assert stored_files(home) == files
+    assert stored_blobs(services) == files
     assert services.catalog.count() == 1
 
 
@@ -93,12 +93,12 @@ def test_same_call_other_audio_conflicts_and_changes_nothing(
     services: Services, ctx: RequestContext, call_wav: Path, tmp_path: Path, home: Path
 ) -> None:
     _ingest(services, ctx, call_wav)
-    files, entries = stored_files(home), services.audit.count()
+    files, entries = stored_blobs(services), services.audit.count()
     other = make_call_audio(tmp_path / "other.wav", seconds=3.0, seed=9)
     with pytest.raises(Conflict) as err:
         _ingest(services, ctx, other)
     assert err.value.field == "meta.call_id"
-    assert stored_files(home) == files and services.audit.count() == entries
+    assert stored_blobs(services) == files and services.audit.count() == entries
 
 
 def test_missing_announcement_raises_a_flag(

@@ -12,7 +12,7 @@ import pytest
 from audiofixtures import make_bad_files
 from callvault.bootstrap import Services
 from callvault.cli.main import main
-from homes import stored_files
+from homes import nothing_stored
 
 
 def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, Any, Any]:
@@ -40,7 +40,7 @@ def cli_home(services: Services, monkeypatch: pytest.MonkeyPatch) -> Services:
 
 
 def _nothing_stored(services: Services, audit_before: int) -> None:
-    assert stored_files(services.settings.home) == set()
+    assert nothing_stored(services)
     assert services.catalog.count() == 0
     assert services.audit.count() == audit_before
     assert services.audit.verify().ok

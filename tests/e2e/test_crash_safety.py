@@ -18,7 +18,7 @@ from crash_harness import POINTS
 from audiofixtures import make_call_audio
 from callvault.bootstrap import Services, build
 from callvault.maintenance.service import check_home
-from homes import meta_for, stored_files
+from homes import meta_for, raw_blob, stored_blobs
 
 HARNESS = Path(__file__).with_name("crash_harness.py")
 PLAINTEXT_MAGIC = (b"RIFF", b"WAVEfmt", b"OggS", b"OpusHead")
@@ -46,8 +46,11 @@ def _assert_all_or_nothing(home: Path, call_id: str, tmp: Path) -> str:
     check = check_home(services, repair=True)
     assert check.ok, check.problems
     recording = services.catalog.recording_for_call(call_id)
-    blobs = {services.blobs.path_of(n) for n in services.catalog.blob_names()}  # type: ignore[attr-defined]
-    assert stored_files(home) == blobs, "orphan or incomplete blob left after repair"
+    assert stored_blobs(services) == services.catalog.blob_names(), "orphan blob after repair"
+    assert services.blobs.remove_incomplete() == 0, "incomplete write left after repair"
+    for name in stored_blobs(services):
+        data = raw_blob(services, name)
+        assert not any(m in data for m in PLAINTEXT_MAGIC), f"plaintext audio in blob {name}"
     assert services.audit.verify().ok
     for path in [*home.rglob("*"), *(tmp / "t").rglob("*")]:
         if path.is_file() and path.suffix != ".json":

@@ -7,7 +7,7 @@ from pathlib import Path
 from callvault.bootstrap import Services
 from callvault.db import transaction
 from callvault.jobs.tasks import VERIFY, verify_key
-from homes import stored_files
+from homes import raw_blob, replace_raw_blob
 from jobs.jobs_helpers import actions, burst, ingest, job_rows
 
 
@@ -40,10 +40,10 @@ def test_a_tampered_blob_fails_verification_without_retry(
     services: Services, call_wav: Path
 ) -> None:
     recording_id = ingest(services, call_wav)
-    [blob] = [p for p in stored_files(services.settings.home) if recording_id in p.name]
-    data = bytearray(blob.read_bytes())
+    name = services.catalog.get(recording_id).blob_name
+    data = bytearray(raw_blob(services, name))
     data[len(data) // 2] ^= 0x01
-    blob.write_bytes(bytes(data))
+    replace_raw_blob(services, name, bytes(data))
     assert burst(services).as_dict() == {"done": 0, "failed": 1}
     assert actions(services, recording_id) == ["recording.ingested", "recording.verify_failed"]
     entry = services.audit.show(object_id=recording_id)[-1]

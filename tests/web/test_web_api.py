@@ -15,7 +15,7 @@ from callvault.bootstrap import Services
 from callvault.context import system_context
 from callvault.web.app import create_app
 from callvault.web.security import ACTION_KEY
-from homes import meta_for, stored_files
+from homes import meta_for, nothing_stored
 
 
 @pytest.fixture
@@ -85,7 +85,7 @@ def test_ingest_refused_without_a_valid_token(
     response = client.post("/api/v1/ingest", content=call_wav.read_bytes(), headers=headers)
     assert response.status_code == 403
     assert set(response.json()) == {"error", "field"}
-    assert services.catalog.count() == 0 and stored_files(services.settings.home) == set()
+    assert services.catalog.count() == 0 and nothing_stored(services)
 
 
 def test_person_cannot_use_a_token_they_do_not_have(client: TestClient, services: Services) -> None:

@@ -13,6 +13,7 @@ can decrypt (its key existed only in memory); ``callvault check --repair`` remov
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import uuid
@@ -41,7 +42,7 @@ from callvault.media.encode import transcode_to_opus
 from callvault.media.model import AudioInfo
 from callvault.policy.model import Decision, Line
 from callvault.policy.service import PolicyService
-from callvault.vault.interfaces import WrappedKey
+from callvault.vault.interfaces import BlobLocked, WrappedKey
 from callvault.vault.service import Vault
 
 _HASH_CHUNK = 1 << 20
@@ -253,13 +254,13 @@ class IngestService:
                 self._commit(ctx, decided, recording, wrapped)
             except IntegrityError:
                 # Another ingest of the same call id won the race: drop our copy, answer as it.
-                self._vault.delete(blob_name)
+                self._discard(blob_name)
                 again = self._existing(meta, sha256, decision)
                 if again is None:
                     raise
                 return again
             except BaseException:
-                self._vault.delete(blob_name)
+                self._discard(blob_name)
                 raise
         return IngestResult(
             "recorded",
@@ -270,6 +271,13 @@ class IngestService:
             decision.rule,
             decision.policy_version,
         )
+
+    def _discard(self, blob_name: str) -> None:
+        """Remove a blob whose recording never committed. Its data key existed only in this
+        process, so it is unreadable whatever happens; where Object Lock keeps its bytes
+        until the retention date, the store hides it and that is enough."""
+        with contextlib.suppress(BlobLocked):
+            self._vault.delete(blob_name)
 
     def _commit(
         self, ctx: RequestContext, decided: CallDecision, recording: Recording, wrapped: WrappedKey
