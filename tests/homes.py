@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import httpx
+import orjson
 
 from callvault.bootstrap import Services
 
@@ -66,3 +70,14 @@ def tamper(services: Services, *statements: str) -> None:
             conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
         for statement in statements:
             conn.exec_driver_sql(statement)
+
+
+def http_ingest(base_url: str, token: str, audio: bytes, **meta: Any) -> httpx.Response:
+    """POST a call to a running server's ingest API, as a PBX uploader does."""
+    header = base64.b64encode(orjson.dumps(meta_for(**meta))).decode()
+    return httpx.post(
+        f"{base_url}/api/v1/ingest",
+        content=audio,
+        headers={"Authorization": f"Bearer {token}", "Callvault-Meta": header},
+        timeout=60,
+    )

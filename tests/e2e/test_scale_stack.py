@@ -3,7 +3,6 @@ workers, all real processes talking over loopback."""
 
 from __future__ import annotations
 
-import base64
 import os
 import subprocess
 import sys
@@ -12,7 +11,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
 import orjson
 import pytest
 from test_serve import running_server
@@ -21,54 +19,33 @@ from callvault.bootstrap import Services, build
 from callvault.context import system_context
 from callvault.maintenance.service import init_home
 from conftest import pg_schema
-from homes import meta_for
+from homes import http_ingest
 from seaweed import LOCKED_BUCKET, SeaweedServer
 
 EXE = Path(sys.executable).parent / "callvault"
 
 
 @pytest.fixture
-def scale_env(s3_server: SeaweedServer, home: Path) -> Iterator[dict[str, str]]:
+def scale_env(
+    s3_server: SeaweedServer, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[dict[str, str]]:
+    """A home on PostgreSQL + SeaweedFS (locked bucket) + procrastinate; its process env."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3_server.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3_server.secret_key)
     with pg_schema() as db_url:
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("CALLVAULT_")},
-            "CALLVAULT_HOME": str(home),
-            "AWS_ACCESS_KEY_ID": s3_server.access_key,
-            "AWS_SECRET_ACCESS_KEY": s3_server.secret_key,
-        }
-        init_env = {
-            "CALLVAULT_DB_URL": db_url,
-            "CALLVAULT_QUEUE_URL": db_url,
-            "CALLVAULT_BLOB_URL": s3_server.url(LOCKED_BUCKET, f"e2e-{uuid.uuid4().hex[:8]}"),
-        }
-        saved = {
-            k: os.environ.get(k) for k in (*init_env, "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
-        }
-        os.environ.update(
-            {
-                **init_env,
-                "AWS_ACCESS_KEY_ID": s3_server.access_key,
-                "AWS_SECRET_ACCESS_KEY": s3_server.secret_key,
-            }
-        )
-        try:
-            services = init_home(system_context("test"), home)
-            for key in init_env:
-                del os.environ[key]  # from here on, the home's settings name the backends
-            yield env
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
-        services.engine.dispose()
+        with monkeypatch.context() as init_env:
+            init_env.setenv("CALLVAULT_DB_URL", db_url)
+            init_env.setenv("CALLVAULT_QUEUE_URL", db_url)
+            prefix = f"e2e-{uuid.uuid4().hex[:8]}"
+            init_env.setenv("CALLVAULT_BLOB_URL", s3_server.url(LOCKED_BUCKET, prefix))
+            init_home(system_context("test"), home).engine.dispose()
+        # From here on, the home's settings name the backends.
+        yield {**os.environ, "CALLVAULT_HOME": str(home)}
 
 
 def test_http_ingest_then_two_workers_verify_on_the_scale_stack(
     scale_env: dict[str, str], home: Path, call_wav: Path, s3_server: SeaweedServer
 ) -> None:
-    os.environ.update({k: scale_env[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")})
     services: Services = build(home)
     assert services.engine.dialect.name == "postgresql"
     assert services.blobs.supports_object_lock
@@ -76,13 +53,7 @@ def test_http_ingest_then_two_workers_verify_on_the_scale_stack(
     with running_server(scale_env, ["--no-worker"]) as base:
         ids = []
         for n in range(3):
-            meta = base64.b64encode(orjson.dumps(meta_for(call_id=f"scale-{n}"))).decode()
-            response = httpx.post(
-                f"{base}/api/v1/ingest",
-                content=call_wav.read_bytes(),
-                headers={"Authorization": f"Bearer {token}", "Callvault-Meta": meta},
-                timeout=60,
-            )
+            response = http_ingest(base, token, call_wav.read_bytes(), call_id=f"scale-{n}")
             assert response.status_code == 201, response.text
             ids.append(response.json()["recording_id"])
     workers = [

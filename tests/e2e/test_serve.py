@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import os
 import socket
 import subprocess
@@ -13,12 +12,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
-import orjson
 import pytest
 
 from callvault.bootstrap import Services
 from callvault.context import system_context
-from homes import meta_for
+from homes import http_ingest
 
 
 def _free_port() -> int:
@@ -63,13 +61,7 @@ def server(services: Services) -> Iterator[str]:
 def test_serves_health_page_and_ingest(server: str, services: Services, call_wav: Path) -> None:
     assert "callvault" in httpx.get(f"{server}/", timeout=5).text
     token = services.access.add_service(system_context("test"), "pbx-e2e")
-    meta = base64.b64encode(orjson.dumps(meta_for(call_id="e2e-1"))).decode()
-    response = httpx.post(
-        f"{server}/api/v1/ingest",
-        content=call_wav.read_bytes(),
-        headers={"Authorization": f"Bearer {token}", "Callvault-Meta": meta},
-        timeout=30,
-    )
+    response = http_ingest(server, token, call_wav.read_bytes(), call_id="e2e-1")
     assert response.status_code == 201, response.text
     assert services.catalog.get(response.json()["recording_id"]).call_id == "e2e-1"
     assert services.audit.verify().ok
