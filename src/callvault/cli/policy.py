@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import click
 
+from callvault.access.actions import require
 from callvault.bootstrap import build
-from callvault.cli.output import emit, json_option
+from callvault.cli.output import emit, json_option, operator_context
 
 
 @click.group("policy")
@@ -19,6 +20,7 @@ def policy_group() -> None:
 @json_option
 def check_command(number: str, direction: str, as_json: bool) -> None:
     """Would a call to NUMBER be recorded, and by which rule?"""
+    require(operator_context().actor, "policy:read")
     decision = build().policy.decide(number, direction=direction)
     data = decision.as_dict()
     verdict = "RECORDED" if decision.record else "NOT recorded"
@@ -33,6 +35,7 @@ def check_command(number: str, direction: str, as_json: bool) -> None:
 @json_option
 def show_command(as_json: bool) -> None:
     """Print the loaded policy."""
+    require(operator_context().actor, "policy:read")
     data = build().policy.show()
     emit(as_json, data, lambda: _summary(data))
 
