@@ -38,7 +38,12 @@ def init_command(demo: bool, policy_file: Path | None, as_json: bool) -> None:
             f"created {result.home}\n"
             f"administrator: admin / {password}   (shown once: keep it safe)\n"
             f"PBX upload token (pbx-upload): {token}   (shown once)"
-            + (f"\ndemo: {result.demo}" if demo else "")
+            + (
+                f"\ndemo: {result.demo['recorded']} sample calls recorded, "
+                f"{result.demo['not_recorded']} to staff extensions declined"
+                if demo
+                else ""
+            )
         ),
     )
 
