@@ -13,6 +13,18 @@ from callvault.errors import Refused
 
 PUBLIC = "public"
 
+# The shipped roles whose people may hear audio (policy roles[].can_hear_audio); advisors,
+# auditors and administrators are never among them (separation of duties).
+_LISTENERS = frozenset(
+    {
+        "role:team_leader",
+        "role:authorised_manager",
+        "role:complaints_officer",
+        "role:safety_officer",
+        "role:dpo",
+    }
+)
+
 # action -> actor kinds/roles that may do it ("operator" = the local operator at the CLI).
 ACTIONS: dict[str, frozenset[str]] = {
     "health:read": frozenset({PUBLIC}),
@@ -28,6 +40,12 @@ ACTIONS: dict[str, frozenset[str]] = {
     "recordings:verify": frozenset({"system"}),
     "store:check": frozenset({"operator"}),
     "users:manage": frozenset({"operator", "role:administrator"}),
+    # Listening: people in roles that may hear audio. The service then checks the policy's
+    # purposes (which roles may use which purpose), the recording and the grant.
+    "recordings:request": _LISTENERS,
+    "recordings:approve": _LISTENERS,
+    "recordings:revoke": _LISTENERS,
+    "recordings:play": _LISTENERS,
 }
 
 

@@ -1,19 +1,32 @@
-"""People and service accounts: creation, passwords, API tokens."""
+"""People and service accounts: creation, passwords, API tokens; the entry point to grants.
+
+``grants_for(services)`` gives the purpose-bound access flow (``access.grants``) and playback
+(``access.playback``) built on one home's services.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import re
 import secrets
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from argon2 import PasswordHasher
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, insert, select, update
 
+from callvault.access.grants import Grant, GrantService
+from callvault.access.playback import Player
 from callvault.access.store import users
 from callvault.audit.service import AuditLog, utc_now_iso
 from callvault.context import Actor, RequestContext
 from callvault.db import transaction
-from callvault.errors import BadInput, Conflict, Refused
+from callvault.errors import BadInput, Conflict, NotFound, Refused
+
+if TYPE_CHECKING:
+    from callvault.bootstrap import Services
+
+__all__ = ["AccessService", "Grant", "GrantService", "Grants", "Player", "grants_for"]
 
 _USERNAME = re.compile(r"[a-z][a-z0-9._-]{1,63}")
 SERVICE_ROLES = frozenset({"ingest"})
@@ -52,6 +65,42 @@ class AccessService:
         if row is None or row.disabled:
             raise Refused("the API token is not valid; ask an administrator for a new one", "token")
         return Actor(name=row.username, kind="service", role=row.role)
+
+    def person(self, username: str, operator: str | None = None) -> Actor:
+        """The person ``username`` as an actor (``operator``: who acts for them at the CLI);
+        Refused when there is no such person or the account is disabled."""
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                select(users).where(users.c.username == username, users.c.kind == "person")
+            ).first()
+        if row is None or row.disabled:
+            state = "is disabled" if row is not None else "does not exist"
+            raise Refused(f"user {username[:64]!r} {state}", "as")
+        return Actor(name=row.username, kind="user", role=row.role, operator=operator)
+
+    def list_users(self) -> list[dict[str, Any]]:
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    users.c.username, users.c.role, users.c.kind, users.c.disabled,
+                    users.c.created_at,
+                ).order_by(users.c.username)
+            ).all()  # fmt: skip
+        return [
+            {"user": r.username, "role": r.role, "kind": r.kind,
+             "disabled": bool(r.disabled), "created_at": r.created_at}
+            for r in rows
+        ]  # fmt: skip
+
+    def disable(self, ctx: RequestContext, username: str) -> None:
+        """Disable an account: it can no longer sign in, act or use its grants."""
+        with transaction(self._engine) as conn:
+            changed = conn.execute(
+                update(users).where(users.c.username == username).values(disabled=True)
+            ).rowcount
+            if changed != 1:
+                raise NotFound(f"no user {username[:64]!r}", "username")
+            self._audit.append(conn, ctx, "user.disabled", object_type="user", object_id=username)
 
     def _check_new(self, username: str, role: str, roles: frozenset[str]) -> None:
         if not _USERNAME.fullmatch(username):
@@ -93,3 +142,18 @@ class AccessService:
 
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Grants:
+    """The access flow and playback for one home."""
+
+    flow: GrantService
+    player: Player
+
+
+def grants_for(services: Services) -> Grants:
+    """Build the grant flow and player from a home's services (policy, catalog, vault)."""
+    flow = GrantService(services.engine, services.audit, services.policy.policy, services.catalog)
+    player = Player(services.engine, flow, services.audit, services.catalog, services.vault)
+    return Grants(flow=flow, player=player)

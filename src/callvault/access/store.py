@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, String, Table
+from sqlalchemy import Boolean, Column, ForeignKey, String, Table, Text
 
 from callvault.db import metadata
 
@@ -17,4 +17,23 @@ users = Table(
     Column("token_sha256", String(64), unique=True),
     Column("disabled", Boolean, nullable=False, default=False),
     Column("created_at", String(32), nullable=False),
+)
+
+# One row per request to listen: scoped to one recording, one purpose and one case, expiring.
+# Status moves pending -> approved | denied, approved -> revoked; the audit trail holds every step.
+grants = Table(
+    "grants",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("recording_id", String(40), ForeignKey("recordings.id"), nullable=False, index=True),
+    Column("requester", String(64), nullable=False, index=True),
+    Column("purpose", String(64), nullable=False),
+    Column("case_ref", String(64), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("status", String(16), nullable=False),  # pending | approved | denied | revoked
+    Column("approver", String(64)),
+    Column("requested_at", String(32), nullable=False),
+    Column("decided_at", String(32)),
+    Column("expires_at", String(32)),
+    Column("revoked_reason", Text),
 )

@@ -13,7 +13,20 @@ import click
 import orjson
 
 from callvault import __version__
-from callvault.cli import audit, check, db, ingest, init, keys, policy, serve, worker
+from callvault.cli import (
+    access,
+    audit,
+    check,
+    db,
+    ingest,
+    init,
+    keys,
+    play,
+    policy,
+    serve,
+    users,
+    worker,
+)
 from callvault.errors import CallvaultError
 
 
@@ -23,7 +36,7 @@ def cli() -> None:
     """callvault: call recording that keeps a public body's recording policy."""
 
 
-for module in (init, check, policy, ingest, audit, keys, db, serve, worker):
+for module in (init, check, policy, ingest, audit, keys, db, serve, worker, users, access, play):
     for command in module.COMMANDS:
         cli.add_command(command)
 

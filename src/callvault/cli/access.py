@@ -1,0 +1,106 @@
+"""``callvault access request/approve/deny/revoke``: purpose-bound grants, ``--as`` a person."""
+
+from __future__ import annotations
+
+import getpass
+from typing import Any
+
+import click
+
+from callvault.access.service import Grant, grants_for
+from callvault.bootstrap import Services, build
+from callvault.cli.output import emit, json_option
+from callvault.context import RequestContext
+
+
+def acting_as(services: Services, username: str) -> RequestContext:
+    """The local operator acting for ``username`` (who must exist and not be disabled);
+    the audit entry records both."""
+    actor = services.access.person(username, operator=f"operator:{getpass.getuser()}")
+    return RequestContext(actor=actor, origin="cli")
+
+
+def as_option(func: Any) -> Any:
+    return click.option(
+        "--as", "as_user", required=True, metavar="USER", help="The person you act for."
+    )(func)
+
+
+def _emit(as_json: bool, grant: Grant) -> None:
+    emit(
+        as_json,
+        {"grant_id": grant.id, "status": grant.status},
+        f"grant {grant.id}: {grant.status}"
+        + (f" until {grant.expires_at}" if grant.status == "approved" else ""),
+    )
+
+
+@click.group("access")
+def access_group() -> None:
+    """Ask for, decide and withdraw grants to listen to a recording."""
+
+
+@access_group.command("request")
+@click.argument("recording_id")
+@click.option("--purpose", help="A purpose id from the policy file (e.g. complaint).")
+@click.option("--case", "case_ref", help="The case reference, in the purpose's format.")
+@click.option("--reason", default="", help="Why this recording is needed.")
+@as_option
+@json_option
+def request_command(
+    recording_id: str,
+    purpose: str | None,
+    case_ref: str | None,
+    reason: str,
+    as_user: str,
+    as_json: bool,
+) -> None:
+    """Ask to listen to a recording for a purpose and case."""
+    services = build()
+    ctx = acting_as(services, as_user)
+    flow = grants_for(services).flow
+    flow.require(ctx, "recordings:request", recording_id)
+    _emit(as_json, flow.request(ctx, recording_id, purpose, case_ref, reason))
+
+
+@access_group.command("approve")
+@click.argument("grant_id")
+@as_option
+@json_option
+def approve_command(grant_id: str, as_user: str, as_json: bool) -> None:
+    """Approve a pending grant (a different person from the one who asked)."""
+    services = build()
+    ctx = acting_as(services, as_user)
+    flow = grants_for(services).flow
+    flow.require(ctx, "recordings:approve", grant_id)
+    _emit(as_json, flow.approve(ctx, grant_id))
+
+
+@access_group.command("deny")
+@click.argument("grant_id")
+@as_option
+@json_option
+def deny_command(grant_id: str, as_user: str, as_json: bool) -> None:
+    """Deny a pending grant."""
+    services = build()
+    ctx = acting_as(services, as_user)
+    flow = grants_for(services).flow
+    flow.require(ctx, "recordings:approve", grant_id)
+    _emit(as_json, flow.deny(ctx, grant_id))
+
+
+@access_group.command("revoke")
+@click.argument("grant_id")
+@click.option("--reason", required=True, help="Why the grant is withdrawn.")
+@as_option
+@json_option
+def revoke_command(grant_id: str, reason: str, as_user: str, as_json: bool) -> None:
+    """Withdraw a pending or approved grant."""
+    services = build()
+    ctx = acting_as(services, as_user)
+    flow = grants_for(services).flow
+    flow.require(ctx, "recordings:revoke", grant_id)
+    _emit(as_json, flow.revoke(ctx, grant_id, reason))
+
+
+COMMANDS = [access_group]

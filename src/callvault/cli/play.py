@@ -1,0 +1,39 @@
+"""``callvault play RECORDING_ID --grant G --out FILE --as USER``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from callvault.access.service import grants_for
+from callvault.bootstrap import build
+from callvault.cli.access import acting_as, as_option
+from callvault.cli.output import emit, json_option
+
+
+@click.command("play")
+@click.argument("recording_id")
+@click.option("--grant", "grant_id", required=True, help="An approved grant for this recording.")
+@click.option(
+    "--out",
+    "out_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="A new file for the audio (Ogg Opus, mode 0600).",
+)
+@as_option
+@json_option
+def play_command(
+    recording_id: str, grant_id: str, out_path: Path, as_user: str, as_json: bool
+) -> None:
+    """Write a recording's audio to a file under a grant; the listen is audited first."""
+    services = build()
+    ctx = acting_as(services, as_user)
+    grants = grants_for(services)
+    grants.flow.require(ctx, "recordings:play", recording_id, grant_id=grant_id)
+    result = grants.player.play(ctx, recording_id, grant_id, out_path)
+    emit(as_json, result, f"wrote {result['path']} (sha256 {result['sha256']})")
+
+
+COMMANDS = [play_command]

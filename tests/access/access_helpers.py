@@ -1,0 +1,67 @@
+"""Helpers for the access tests: people, a recording, contexts acting for a person."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from callvault.access.service import Grants, grants_for
+from callvault.bootstrap import Services
+from callvault.capture.ingest import AudioInput
+from callvault.cli.main import main
+from callvault.context import RequestContext
+from homes import meta_for
+
+PEOPLE = {
+    "cora": "complaints_officer",
+    "mina": "authorised_manager",
+    "max": "authorised_manager",
+    "dana": "dpo",
+    "tess": "team_leader",
+    "adam": "advisor",
+    "aud": "auditor",
+    "root": "administrator",
+    "sam": "safety_officer",
+}
+
+
+def add_people(services: Services, ctx: RequestContext) -> None:
+    for name, role in PEOPLE.items():
+        services.access.add_person(ctx, name, role, "correct horse battery")
+
+
+def as_person(services: Services, name: str) -> RequestContext:
+    return RequestContext(
+        actor=services.access.person(name, operator="operator:test"), origin="cli"
+    )
+
+
+def record(
+    services: Services, ctx: RequestContext, audio: Path, call_id: str = "pbx-0001", **meta: Any
+) -> str:
+    result = services.ingest.ingest(
+        ctx, AudioInput(path=audio), orjson.dumps(meta_for(call_id=call_id, **meta))
+    )
+    assert result.recording_id is not None
+    return result.recording_id
+
+
+def grants(services: Services) -> Grants:
+    return grants_for(services)
+
+
+def entries(services: Services, after: int = 0) -> list[dict[str, Any]]:
+    return services.audit.show(after=after, limit=10_000)
+
+
+def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, Any, Any]:
+    """Run ``callvault ARGS --json`` in-process; (exit code, stdout JSON, stderr JSON)."""
+    with pytest.raises(SystemExit) as exited:
+        main([*args, "--json"])
+    out, err = capsys.readouterr()
+    lines = err.strip().splitlines()
+    error = orjson.loads(lines[-1]) if lines and lines[-1].startswith("{") else None
+    return int(exited.value.code or 0), orjson.loads(out) if out.strip() else None, error
