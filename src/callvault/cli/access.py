@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from callvault.access.service import Grant, grants_for
+from callvault.access.service import Grant, GrantService, grants_for
 from callvault.bootstrap import Services, build
 from callvault.cli.output import emit, json_option
 from callvault.context import RequestContext
@@ -24,6 +24,16 @@ def as_option(func: Any) -> Any:
     return click.option(
         "--as", "as_user", required=True, metavar="USER", help="The person you act for."
     )(func)
+
+
+def _checked_flow(as_user: str, action: str, object_id: str) -> tuple[RequestContext, GrantService]:
+    """The context for ``as_user`` and the grant flow, once ``action`` is allowed (a refusal
+    is audited)."""
+    services = build()
+    ctx = acting_as(services, as_user)
+    flow = grants_for(services).flow
+    flow.require(ctx, action, object_id)
+    return ctx, flow
 
 
 def _emit(as_json: bool, grant: Grant) -> None:
@@ -56,10 +66,7 @@ def request_command(
     as_json: bool,
 ) -> None:
     """Ask to listen to a recording for a purpose and case."""
-    services = build()
-    ctx = acting_as(services, as_user)
-    flow = grants_for(services).flow
-    flow.require(ctx, "recordings:request", recording_id)
+    ctx, flow = _checked_flow(as_user, "recordings:request", recording_id)
     _emit(as_json, flow.request(ctx, recording_id, purpose, case_ref, reason))
 
 
@@ -69,10 +76,7 @@ def request_command(
 @json_option
 def approve_command(grant_id: str, as_user: str, as_json: bool) -> None:
     """Approve a pending grant (a different person from the one who asked)."""
-    services = build()
-    ctx = acting_as(services, as_user)
-    flow = grants_for(services).flow
-    flow.require(ctx, "recordings:approve", grant_id)
+    ctx, flow = _checked_flow(as_user, "recordings:approve", grant_id)
     _emit(as_json, flow.approve(ctx, grant_id))
 
 
@@ -82,10 +86,7 @@ def approve_command(grant_id: str, as_user: str, as_json: bool) -> None:
 @json_option
 def deny_command(grant_id: str, as_user: str, as_json: bool) -> None:
     """Deny a pending grant."""
-    services = build()
-    ctx = acting_as(services, as_user)
-    flow = grants_for(services).flow
-    flow.require(ctx, "recordings:approve", grant_id)
+    ctx, flow = _checked_flow(as_user, "recordings:approve", grant_id)
     _emit(as_json, flow.deny(ctx, grant_id))
 
 
@@ -96,10 +97,7 @@ def deny_command(grant_id: str, as_user: str, as_json: bool) -> None:
 @json_option
 def revoke_command(grant_id: str, reason: str, as_user: str, as_json: bool) -> None:
     """Withdraw a pending or approved grant."""
-    services = build()
-    ctx = acting_as(services, as_user)
-    flow = grants_for(services).flow
-    flow.require(ctx, "recordings:revoke", grant_id)
+    ctx, flow = _checked_flow(as_user, "recordings:revoke", grant_id)
     _emit(as_json, flow.revoke(ctx, grant_id, reason))
 
 
