@@ -8,8 +8,10 @@ from typing import Any
 
 import httpx
 import orjson
+import pytest
 
 from callvault.bootstrap import Services
+from callvault.cli.main import main
 
 
 def meta_for(**overrides: Any) -> dict[str, Any]:
@@ -81,3 +83,16 @@ def http_ingest(base_url: str, token: str, audio: bytes, **meta: Any) -> httpx.R
         headers={"Authorization": f"Bearer {token}", "Callvault-Meta": header},
         timeout=60,
     )
+
+
+def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, Any, Any]:
+    """Run ``callvault ARGS --json`` in-process; (exit code, stdout JSON, stderr JSON).
+
+    The error document is the last line of stderr: logging, where configured, comes before it.
+    """
+    with pytest.raises(SystemExit) as exited:
+        main([*args, "--json"])
+    out, err = capsys.readouterr()
+    lines = err.strip().splitlines()
+    error = orjson.loads(lines[-1]) if lines and lines[-1].startswith("{") else None
+    return int(exited.value.code or 0), orjson.loads(out) if out.strip() else None, error

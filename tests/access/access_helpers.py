@@ -6,14 +6,14 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import pytest
 
 from callvault.access.service import Grants, grants_for
 from callvault.bootstrap import Services
 from callvault.capture.ingest import AudioInput
-from callvault.cli.main import main
 from callvault.context import RequestContext
-from homes import meta_for
+from homes import meta_for, run_cli
+
+__all__ = ["run_cli"]
 
 PEOPLE = {
     "cora": "complaints_officer",
@@ -55,13 +55,3 @@ def grants(services: Services) -> Grants:
 
 def entries(services: Services, after: int = 0) -> list[dict[str, Any]]:
     return services.audit.show(after=after, limit=10_000)
-
-
-def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, Any, Any]:
-    """Run ``callvault ARGS --json`` in-process; (exit code, stdout JSON, stderr JSON)."""
-    with pytest.raises(SystemExit) as exited:
-        main([*args, "--json"])
-    out, err = capsys.readouterr()
-    lines = err.strip().splitlines()
-    error = orjson.loads(lines[-1]) if lines and lines[-1].startswith("{") else None
-    return int(exited.value.code or 0), orjson.loads(out) if out.strip() else None, error

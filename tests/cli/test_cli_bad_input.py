@@ -6,31 +6,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 
 from audiofixtures import make_bad_files
 from callvault.bootstrap import Services
-from callvault.cli.main import main
-from homes import nothing_stored
-
-
-def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, Any, Any]:
-    """Run ``callvault ARGS --json`` in-process; returns (exit code, stdout JSON, stderr JSON)."""
-    with pytest.raises(SystemExit) as exited:
-        main([*args, "--json"])
-    out, err = capsys.readouterr()
-    return (
-        int(exited.value.code or 0),
-        orjson.loads(out) if out.strip() else None,
-        _error_document(err),
-    )
-
-
-def _error_document(err: str) -> Any:
-    """The error JSON: the last line of stderr (logging, where configured, comes before it)."""
-    lines = err.strip().splitlines()
-    return orjson.loads(lines[-1]) if lines and lines[-1].startswith("{") else None
+from homes import nothing_stored, run_cli
 
 
 @pytest.fixture

@@ -10,10 +10,9 @@ from pathlib import Path
 
 import orjson
 import pytest
-from test_cli_bad_input import run_cli
 
 from callvault.bootstrap import Services, build
-from homes import tamper
+from homes import run_cli, tamper
 
 
 @pytest.fixture

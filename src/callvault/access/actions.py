@@ -46,6 +46,8 @@ ACTIONS: dict[str, frozenset[str]] = {
     "recordings:approve": _LISTENERS,
     "recordings:revoke": _LISTENERS,
     "recordings:play": _LISTENERS,
+    # Metadata search: the same people; access/searching.py narrows what each role sees.
+    "recordings:search": _LISTENERS,
 }
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import ColumnElement, Connection, and_, or_, select
 
 from callvault.catalog.store import recordings
@@ -74,4 +75,11 @@ def search(
         .order_by(recordings.c.started_at.desc(), recordings.c.id.desc())
         .limit(max(1, min(query.limit, MAX_PAGE)))
     )
-    return [dict(row._mapping) for row in conn.execute(statement)]
+    return [_summary(row._mapping) for row in conn.execute(statement)]
+
+
+def _summary(mapping: Any) -> dict[str, Any]:
+    # str(): SQLAlchemy's quoted_name keys are str subclasses that JSON encoders refuse.
+    row = {str(key): value for key, value in mapping.items()}
+    row["flags"] = orjson.loads(row["flags"])
+    return row

@@ -23,6 +23,7 @@ from callvault.cli import (
     keys,
     play,
     policy,
+    search,
     serve,
     users,
     worker,
@@ -36,7 +37,21 @@ def cli() -> None:
     """callvault: call recording that keeps a public body's recording policy."""
 
 
-for module in (init, check, policy, ingest, audit, keys, db, serve, worker, users, access, play):
+for module in (
+    init,
+    check,
+    policy,
+    ingest,
+    audit,
+    keys,
+    db,
+    serve,
+    worker,
+    users,
+    access,
+    play,
+    search,
+):
     for command in module.COMMANDS:
         cli.add_command(command)
 
