@@ -39,7 +39,7 @@ from callvault.jobs.tasks import VERIFY, verify_key
 from callvault.locks import file_lock
 from callvault.media.decode import probe
 from callvault.media.encode import transcode_to_opus
-from callvault.media.model import AudioInfo
+from callvault.media.model import AudioInfo, EncodedAudio
 from callvault.policy.model import Decision, Line
 from callvault.policy.service import PolicyService
 from callvault.vault.interfaces import BlobLocked, WrappedKey
@@ -246,9 +246,8 @@ class IngestService:
                 sha256,
                 size,
                 info,
-                encoded.duration_s,
-                encoded.sample_rate,
-                encoded.channels,
+                encoded,
+                retain_until,
             )
             try:
                 self._commit(ctx, decided, recording, wrapped)
@@ -337,9 +336,8 @@ class IngestService:
         sha256: str,
         size: int,
         info: AudioInfo,
-        duration_s: float,
-        sample_rate: int,
-        channels: int,
+        encoded: EncodedAudio,
+        retain_until: datetime,
     ) -> Recording:
         flags = []
         if line.announcement.required and not meta.announcement_played:
@@ -356,7 +354,7 @@ class IngestService:
             agent=meta.agent,
             started_at=meta.started_at.isoformat(),
             ended_at=meta.ended_at.isoformat(),
-            duration_s=round(duration_s, 3),
+            duration_s=round(encoded.duration_s, 3),
             announcement_played=meta.announcement_played,
             notice_version=meta.notice_version or self._policy.policy.notice_version,
             channel_map=meta.channel_map,
@@ -366,9 +364,9 @@ class IngestService:
             source_format=f"{info.container}/{info.codec}/{info.sample_rate}Hz/{info.channels}ch",
             blob_name=blob_name,
             codec="opus",
-            sample_rate=sample_rate,
-            channels=channels,
-            retain_until=line.retention.add_to(meta.started_at).isoformat(),
+            sample_rate=encoded.sample_rate,
+            channels=encoded.channels,
+            retain_until=retain_until.isoformat(),
             created_at=utc_now_iso(),
         )
 
