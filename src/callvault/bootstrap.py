@@ -12,6 +12,9 @@ from urllib.parse import urlparse
 
 from sqlalchemy import Engine
 
+from callvault.access.actions import Permissions
+from callvault.access.grants import GrantService
+from callvault.access.playback import Player
 from callvault.access.service import AccessService
 from callvault.audit.service import AuditLog
 from callvault.audit.signing import load_signer
@@ -84,6 +87,22 @@ class Services:
     def access(self) -> AccessService:
         roles = frozenset(role.id for role in self.policy.policy.roles)
         return AccessService(self.engine, self.audit, roles)
+
+    @cached_property
+    def permissions(self) -> Permissions:
+        return Permissions.from_policy(self.policy.policy)
+
+    @cached_property
+    def grants(self) -> GrantService:
+        """The purpose-bound access flow: request, approve, deny, revoke."""
+        return GrantService(
+            self.engine, self.audit, self.policy.policy, self.catalog, self.permissions
+        )
+
+    @cached_property
+    def player(self) -> Player:
+        """Playback and export under a grant."""
+        return Player(self.engine, self.grants, self.audit, self.catalog, self.vault)
 
     @cached_property
     def jobs(self) -> JobQueue:

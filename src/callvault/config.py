@@ -5,10 +5,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 
 from callvault.errors import ConfigError
 
@@ -29,6 +31,17 @@ class Settings:
     max_ingest_bytes: int
     max_clock_skew_s: int
     max_call_hours: int
+    # Single sign-on (OpenID Connect, access/oidc.py); an empty oidc_issuer turns it off.
+    oidc_issuer: str
+    oidc_client_id: str
+    oidc_client_secret_file: Path
+    oidc_redirect_uri: str
+    oidc_token_auth_method: str
+    oidc_username_claim: str
+    oidc_username_domain: str
+    oidc_groups_claim: str
+    oidc_group_roles: dict[str, str]  # group id (Entra: object id) -> policy role id
+    oidc_mfa_amr: tuple[str, ...]
 
     def as_dict(self) -> dict[str, object]:
         return {f.name: str(getattr(self, f.name)) for f in fields(self)}
@@ -50,6 +63,16 @@ SETTING_KEYS = (
     "max_clock_skew_s",
     "max_call_hours",
     "log_format",
+    "oidc_issuer",
+    "oidc_client_id",
+    "oidc_client_secret_file",
+    "oidc_redirect_uri",
+    "oidc_token_auth_method",
+    "oidc_username_claim",
+    "oidc_username_domain",
+    "oidc_groups_claim",
+    "oidc_group_roles",
+    "oidc_mfa_amr",
 )
 _INT_KEYS = {"max_ingest_bytes", "max_clock_skew_s", "max_call_hours"}
 
@@ -71,6 +94,16 @@ def defaults(home: Path) -> dict[str, object]:
         "max_ingest_bytes": DEFAULT_MAX_INGEST_BYTES,
         "max_clock_skew_s": DEFAULT_MAX_CLOCK_SKEW_S,
         "max_call_hours": DEFAULT_MAX_CALL_HOURS,
+        "oidc_issuer": "",
+        "oidc_client_id": "",
+        "oidc_client_secret_file": home / "keys" / "oidc-client-secret",
+        "oidc_redirect_uri": "",
+        "oidc_token_auth_method": "client_secret_basic",
+        "oidc_username_claim": "preferred_username",
+        "oidc_username_domain": "",
+        "oidc_groups_claim": "groups",
+        "oidc_group_roles": {},
+        "oidc_mfa_amr": ("mfa",),
     }
 
 
@@ -98,6 +131,7 @@ def load_settings(home: Path | None = None) -> Settings:
         max_ingest_bytes=int(str(typed["max_ingest_bytes"])),
         max_clock_skew_s=int(str(typed["max_clock_skew_s"])),
         max_call_hours=int(str(typed["max_call_hours"])),
+        **_oidc_settings(typed, home),
     )
 
 
@@ -141,8 +175,63 @@ def _coerce(values: dict[str, object]) -> dict[str, object]:
             if number <= 0:
                 raise ConfigError(f"setting {key} must be positive, got {number}", field=key)
             out[key] = number
-        elif key in {"policy_file", "key_file", "audit_key_file"}:
+        elif key == "oidc_group_roles":
+            out[key] = _group_roles(value)
+        elif key == "oidc_mfa_amr":
+            out[key] = _names(value, key)
+        elif key in {"policy_file", "key_file", "audit_key_file", "oidc_client_secret_file"}:
             out[key] = Path(str(value))
         else:
             out[key] = str(value)
     return out
+
+
+def _oidc_settings(typed: dict[str, object], home: Path) -> dict[str, Any]:
+    text = {
+        key: str(typed[key]).strip()
+        for key in (
+            "oidc_issuer",
+            "oidc_client_id",
+            "oidc_redirect_uri",
+            "oidc_username_claim",
+            "oidc_username_domain",
+            "oidc_groups_claim",
+        )
+    }
+    return {
+        **text,
+        "oidc_client_secret_file": _path(typed["oidc_client_secret_file"], home),
+        "oidc_token_auth_method": _choice(
+            typed["oidc_token_auth_method"],
+            "oidc_token_auth_method",
+            ("client_secret_basic", "client_secret_post"),
+        ),
+        "oidc_group_roles": typed["oidc_group_roles"],
+        "oidc_mfa_amr": typed["oidc_mfa_amr"],
+    }
+
+
+def _group_roles(value: object) -> dict[str, str]:
+    # A toml table, or (from the environment) the same mapping as a JSON object.
+    if isinstance(value, str):
+        try:
+            value = json.loads(value) if value.strip() else {}
+        except ValueError:
+            value = None
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and k and v for k, v in value.items()
+    ):
+        raise ConfigError(
+            "setting oidc_group_roles must map group ids to role ids, e.g. "
+            '{"<group object id>": "team_leader"} (a toml table, or JSON in the environment)',
+            field="oidc_group_roles",
+        )
+    return dict(value)
+
+
+def _names(value: object, key: str) -> tuple[str, ...]:
+    # A toml list, or (from the environment) names separated by commas.
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+        raise ConfigError(f"setting {key} must be a list of names, got {value!r}", field=key)
+    return tuple(item.strip() for item in items if item.strip())

@@ -7,7 +7,6 @@ from typing import Any
 
 import orjson
 
-from callvault.access.service import Grants, grants_for
 from callvault.bootstrap import Services
 from callvault.capture.ingest import AudioInput
 from callvault.context import RequestContext
@@ -49,8 +48,15 @@ def record(
     return result.recording_id
 
 
+class Grants:
+    """The access flow and player of one home (``grants(services).flow`` / ``.player``)."""
+
+    def __init__(self, services: Services) -> None:
+        self.flow, self.player = services.grants, services.player
+
+
 def grants(services: Services) -> Grants:
-    return grants_for(services)
+    return Grants(services)
 
 
 def entries(services: Services, after: int = 0) -> list[dict[str, Any]]:

@@ -142,7 +142,7 @@ def test_grant_misuse_plays_nothing(
     out_dir.mkdir()
     out = out_dir / "call.opus"
     grant = flow.request(cora, rec_id, "complaint", "CMP-2026-0001")
-    _play_refused(services, "cora", other_id, grant.id, out, "for another recording")
+    _play_refused(services, "cora", other_id, grant.id, out, "does not cover recording")
     _play_refused(services, "mina", rec_id, grant.id, out, "given to cora, not mina")
     _play_refused(services, "cora", rec_id, "0" * 32, out, "no grant")
     _play_refused(services, "adam", rec_id, grant.id, out, "adam may not do recordings:play")

@@ -78,11 +78,15 @@ def test_user_access_and_play_commands(
     code, _, err = run_cli(["access", "approve", pending, "--as", "mina"], capsys)
     assert code == 3 and "different person" in err["error"]
     code, out, _ = run_cli(["access", "approve", pending, "--as", "max"], capsys)
-    assert code == 0 and out == {"grant_id": pending, "status": "approved"}
+    assert code == 0 and out == {
+        "grant_id": pending,
+        "status": "approved",
+        "recording_ids": [rec_id],
+    }
     code, out, _ = run_cli(
         ["access", "revoke", pending, "--reason", "done", "--as", "mina"], capsys
     )
-    assert code == 0 and out == {"grant_id": pending, "status": "revoked"}
+    assert code == 0 and out["grant_id"] == pending and out["status"] == "revoked"
 
     # Unknown or disabled people cannot be acted for.
     code, _, err = run_cli(["access", "deny", pending, "--as", "nobody"], capsys)

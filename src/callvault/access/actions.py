@@ -1,37 +1,36 @@
 """Every action callvault knows, and who may do it.
 
-Each route and command declares one of these; ``allowed`` is the one decision function, and
-asking about an action that was never registered is a programming error, not a denial.
-The full role and purpose model comes from the policy file (issue 4); until then the
-grants below are the narrow ones the core needs.
+Each route and command declares one of these; ``Permissions.allowed`` is the one decision
+function, and asking about an action that was never registered is a programming error, not a
+denial. Who may hear audio is not written here: it comes from the policy file
+(``roles[].can_hear_audio``), so a council that adds a listening role changes one file.
 """
 
 from __future__ import annotations
 
 from callvault.context import Actor
 from callvault.errors import Refused
+from callvault.policy.model import Policy
 
 PUBLIC = "public"
+# Any signed-in person or service account (e.g. "who am I?").
+SIGNED_IN = "signed_in"
+# People whose policy role may hear audio (policy roles[].can_hear_audio). Advisors, auditors
+# and administrators never are (separation of duties); the services then check the purpose
+# register: which roles may use which purpose, for which recordings.
+LISTENERS = "listeners"
 
-# The shipped roles whose people may hear audio (policy roles[].can_hear_audio); advisors,
-# auditors and administrators are never among them (separation of duties).
-_LISTENERS = frozenset(
-    {
-        "role:team_leader",
-        "role:authorised_manager",
-        "role:complaints_officer",
-        "role:safety_officer",
-        "role:dpo",
-    }
-)
-
-# action -> actor kinds/roles that may do it ("operator" = the local operator at the CLI).
+# action -> who may do it: PUBLIC, SIGNED_IN, LISTENERS, "operator" (the local operator at the
+# CLI), "system" (named system actors for jobs and capture) or "role:<policy role id>".
 ACTIONS: dict[str, frozenset[str]] = {
     "health:read": frozenset({PUBLIC}),
     # Counts only, for the monitoring system on the council network.
     "metrics:read": frozenset({PUBLIC}),
+    # Signing in and out must be reachable before anyone is known.
+    "session:open": frozenset({PUBLIC}),
+    "session:read": frozenset({SIGNED_IN}),
     "recordings:ingest": frozenset({"operator", "role:ingest", "system"}),
-    "policy:read": frozenset({"operator", "role:administrator", "role:dpo"}),
+    "policy:read": frozenset({"operator", "role:administrator", "role:dpo", "role:auditor"}),
     "audit:read": frozenset({"operator", "role:auditor", "role:dpo"}),
     "audit:verify": frozenset({"operator", "role:auditor", "role:dpo"}),
     "keys:rotate": frozenset({"operator"}),
@@ -40,35 +39,67 @@ ACTIONS: dict[str, frozenset[str]] = {
     "recordings:verify": frozenset({"system"}),
     "store:check": frozenset({"operator"}),
     "users:manage": frozenset({"operator", "role:administrator"}),
-    # Listening: people in roles that may hear audio. The service then checks the policy's
-    # purposes (which roles may use which purpose), the recording and the grant.
-    "recordings:request": _LISTENERS,
-    "recordings:approve": _LISTENERS,
-    "recordings:revoke": _LISTENERS,
-    "recordings:play": _LISTENERS,
-    # Metadata search: the same people; access/searching.py narrows what each role sees.
-    "recordings:search": _LISTENERS,
+    # The six-monthly access review: who holds which role and when they last acted.
+    "users:review": frozenset({"operator", "role:administrator", "role:dpo", "role:auditor"}),
+    # Bulk-access alerts are for the DPO (and the operator at the CLI).
+    "alerts:read": frozenset({"operator", "role:dpo"}),
+    # Listening. The grant services narrow each to the purposes the role may use.
+    "recordings:request": frozenset({LISTENERS}),
+    "recordings:approve": frozenset({LISTENERS}),
+    "recordings:revoke": frozenset({LISTENERS}),
+    "recordings:play": frozenset({LISTENERS}),
+    "recordings:export": frozenset({LISTENERS}),
+    # Metadata search: access/searching.py narrows what each role sees.
+    "recordings:search": frozenset({LISTENERS}),
+    # Grants: listeners see their own and those they may decide; advisors see the requests
+    # that concern their own calls (access/grant_views.py narrows).
+    "grants:read": frozenset({LISTENERS, "role:advisor"}),
+    # The disclosure register: entered by whoever exported; read by the DPO and auditors.
+    "disclosures:record": frozenset({LISTENERS}),
+    "disclosures:read": frozenset({"operator", "role:dpo", "role:auditor"}),
 }
 
 
-def allowed(actor: Actor | None, action: str) -> bool:
-    """May ``actor`` (None: not signed in) do ``action``?"""
-    try:
-        who = ACTIONS[action]
-    except KeyError:
-        raise AssertionError(f"action {action!r} is not registered in access.actions") from None
-    if PUBLIC in who:
-        return True
-    if actor is None:
-        return False
-    if actor.kind == "system":
-        return "system" in who
-    if actor.kind == "operator":
-        return "operator" in who
-    return f"role:{actor.role}" in who
+class Permissions:
+    """``ACTIONS`` read against one policy's roles."""
+
+    def __init__(self, listener_roles: frozenset[str]) -> None:
+        self.listener_roles = listener_roles
+
+    @classmethod
+    def from_policy(cls, policy: Policy) -> Permissions:
+        return cls(frozenset(role.id for role in policy.roles if role.can_hear_audio))
+
+    def allowed(self, actor: Actor | None, action: str) -> bool:
+        """May ``actor`` (None: not signed in) do ``action``?"""
+        try:
+            who = ACTIONS[action]
+        except KeyError:
+            raise AssertionError(f"action {action!r} is not registered in access.actions") from None
+        return PUBLIC in who or (actor is not None and not who.isdisjoint(self._holds(actor)))
+
+    def _holds(self, actor: Actor) -> set[str]:
+        """The ACTIONS tokens ``actor`` satisfies."""
+        if actor.kind in {"system", "operator"}:
+            return {actor.kind}
+        held = {SIGNED_IN, f"role:{actor.role}"}
+        if actor.kind == "user" and actor.role in self.listener_roles:
+            held.add(LISTENERS)
+        return held
+
+    def require(self, actor: Actor | None, action: str) -> None:
+        if not self.allowed(actor, action):
+            name = actor.name if actor else "an anonymous client"
+            raise Refused(f"{name} may not do {action}", "actor")
+
+
+# Actions whose answer does not depend on the policy can be checked without one (CLI
+# maintenance commands, jobs); asking these about a listening action is a programming error.
+_STATIC = Permissions(frozenset())
 
 
 def require(actor: Actor | None, action: str) -> None:
-    if not allowed(actor, action):
-        name = actor.name if actor else "an anonymous client"
-        raise Refused(f"{name} may not do {action}", "actor")
+    """``Permissions.require`` for an action that involves no policy role."""
+    if LISTENERS in ACTIONS.get(action, frozenset()):
+        raise AssertionError(f"{action} depends on the policy's roles; use Permissions")
+    _STATIC.require(actor, action)

@@ -1,6 +1,7 @@
 """Purpose-bound grants: request, approve, deny, revoke.
 
-A grant lets one person listen to one recording for one purpose and one case, until it
+A grant lets one person listen to the recordings it names (one call for a complaint, a
+caller's calls for a subject access request) for one purpose and one case, until it
 expires. Every step (and every refusal) is in the audit trail with the purpose and case
 reference, written in the same transaction as the grant row it changes.
 """
@@ -9,15 +10,15 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 
-from callvault.access.actions import allowed
-from callvault.access.store import grants
+from callvault.access.actions import Permissions
+from callvault.access.store import grant_recordings, grants
 from callvault.audit.service import AuditLog
 from callvault.catalog.model import Recording
 from callvault.catalog.service import Catalog
@@ -30,6 +31,8 @@ from callvault.policy.model import Policy, Purpose
 _ID = re.compile(r"[A-Za-z0-9_-]{1,40}")
 _MAX_REASON = 2000
 _MAX_CASE_REF = 64
+# A subject access request can cover a caller's calls for a year; more is a search, not a grant.
+MAX_RECORDINGS = 500
 
 # Special category lines (health, care, homelessness: UK GDPR Art. 9/10) are not heard by
 # team leaders: their purposes (quality, training) never justify special category data, and
@@ -52,7 +55,7 @@ def check_id(value: str, field: str) -> str:
 @dataclass(frozen=True, slots=True)
 class Grant:
     id: str
-    recording_id: str
+    recording_ids: tuple[str, ...]
     requester: str
     purpose: str
     case_ref: str
@@ -65,7 +68,7 @@ class Grant:
     revoked_reason: str | None
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "recording_ids": list(self.recording_ids)}
 
     def expired(self, now: datetime) -> bool:
         return self.expires_at is None or datetime.fromisoformat(self.expires_at) <= now
@@ -82,9 +85,11 @@ class GrantService:
         audit: AuditLog,
         policy: Policy,
         catalog: Catalog,
+        permissions: Permissions,
         clock: Clock | None = None,
     ) -> None:
         self._engine, self._audit, self._policy, self._catalog = engine, audit, policy, catalog
+        self._permissions = permissions
         self._clock: Clock = clock or (lambda: datetime.now(UTC))
 
     # -- refusals ---------------------------------------------------------------------------
@@ -113,7 +118,7 @@ class GrantService:
         self, ctx: RequestContext, action: str, object_id: str | None = None, **details: Any
     ) -> None:
         """``actions.require`` with an audit entry when the actor is refused."""
-        if not allowed(ctx.actor, action):
+        if not self._permissions.allowed(ctx.actor, action):
             refusal = Refused(f"{ctx.actor.name} may not do {action}", "actor")
             self.refuse(
                 ctx, refusal, object_type="action", object_id=object_id, action=action, **details
@@ -157,25 +162,24 @@ class GrantService:
     def request(
         self,
         ctx: RequestContext,
-        recording_id: str,
+        recording_ids: Sequence[str],
         purpose: str | None,
         case_ref: str | None,
         reason: str = "",
     ) -> Grant:
-        """Ask to listen to one recording; approved at once unless the purpose needs a
-        second person (then pending)."""
-        check_id(recording_id, "recording_id")
+        """Ask to listen to some recordings; approved at once unless the purpose needs a
+        second person (then pending). Refused as a whole if any recording is refused."""
+        wanted = _recording_ids(recording_ids)
         ctx = replace(ctx, purpose=(purpose or None) and purpose[:64], case_ref=_short(case_ref))
-        self.require(ctx, "recordings:request", recording_id)
-        refuse = self._refuser(ctx, "recording", recording_id)
-        try:
-            rec = self._catalog.get(recording_id)
-        except NotFound as exc:
-            refuse(exc)
-        try:
-            rule = self.eligibility(ctx, purpose, rec)
-        except Refused as exc:
-            refuse(exc)
+        self.require(ctx, "recordings:request", recording_ids=list(wanted))
+        refuse = self._refuser(ctx, "request", None, recording_ids=list(wanted))
+        rule: Purpose | None = None
+        for recording_id in wanted:
+            try:
+                rule = self.eligibility(ctx, purpose, self._catalog.get(recording_id))
+            except (NotFound, Refused) as exc:
+                refuse(exc)
+        assert rule is not None  # wanted is never empty
         if (
             not case_ref
             or len(case_ref) > _MAX_CASE_REF
@@ -193,7 +197,6 @@ class GrantService:
         now = self._clock()
         row: dict[str, Any] = {
             "id": uuid.uuid4().hex,
-            "recording_id": recording_id,
             "requester": ctx.actor.name,
             "purpose": rule.id,
             "case_ref": case_ref,
@@ -210,18 +213,21 @@ class GrantService:
             row["expires_at"] = _iso(now + timedelta(hours=rule.max_grant_hours))
         with transaction(self._engine) as conn:
             conn.execute(insert(grants).values(**row))
-            details = {"grant_id": row["id"], "status": row["status"], "reason": reason}
+            conn.execute(
+                insert(grant_recordings),
+                [{"grant_id": row["id"], "recording_id": rid} for rid in wanted],
+            )
+            details = {"status": row["status"], "reason": reason, "recording_ids": list(wanted)}
             self._audit.append(
-                conn, ctx, "access.requested", object_type="recording",
-                object_id=recording_id, details=details,
+                conn, ctx, "access.requested", object_type="grant",
+                object_id=row["id"], details=details,
             )  # fmt: skip
             if not rule.second_approval:
                 self._audit.append(
                     conn, ctx, "access.approved", object_type="grant", object_id=row["id"],
-                    details={"approver": "auto", "expires_at": row["expires_at"],
-                             "recording_id": recording_id},
+                    details={"approver": "auto", "expires_at": row["expires_at"]},
                 )  # fmt: skip
-        return Grant(**row)
+        return Grant(recording_ids=wanted, **row)
 
     def approve(self, ctx: RequestContext, grant_id: str) -> Grant:
         """A second, different person who may use the purpose approves a pending grant."""
@@ -258,29 +264,27 @@ class GrantService:
     def get(self, grant_id: str) -> Grant:
         check_id(grant_id, "grant_id")
         with self._engine.connect() as conn:
-            row = conn.execute(select(grants).where(grants.c.id == grant_id)).first()
-        if row is None:
+            found = load_grants(conn, grants.c.id == grant_id)
+        if not found:
             raise NotFound(f"no grant {grant_id!r}", "grant_id")
-        return Grant(**row._asdict())
+        return found[0]
 
     def for_recording(self, recording_id: str) -> list[Grant]:
+        covering = select(grant_recordings.c.grant_id).where(
+            grant_recordings.c.recording_id == check_id(recording_id, "recording_id")
+        )
         with self._engine.connect() as conn:
-            rows = conn.execute(
-                select(grants)
-                .where(grants.c.recording_id == check_id(recording_id, "recording_id"))
-                .order_by(grants.c.requested_at)
-            ).all()
-        return [Grant(**r._asdict()) for r in rows]
+            return load_grants(conn, grants.c.id.in_(covering))
 
     def now(self) -> datetime:
         return self._clock()
 
     # -- helpers ----------------------------------------------------------------------------
     def _refuser(
-        self, ctx: RequestContext, object_type: str, object_id: str
+        self, ctx: RequestContext, object_type: str, object_id: str | None, **details: Any
     ) -> Callable[[CallvaultError], NoReturn]:
         def refuse(error: CallvaultError) -> NoReturn:
-            self.refuse(ctx, error, object_type=object_type, object_id=object_id)
+            self.refuse(ctx, error, object_type=object_type, object_id=object_id, **details)
 
         return refuse
 
@@ -299,10 +303,11 @@ class GrantService:
         if ctx.actor.name == grant.requester and not own_ok:
             refuse(Refused(f"{ctx.actor.name} asked for grant {grant_id}; "
                            "a different person must decide it", "actor"))  # fmt: skip
-        try:
-            self.eligibility(ctx, grant.purpose, self._catalog.get(grant.recording_id))
-        except Refused as exc:
-            refuse(Refused(f"{exc.message} (so may not decide grant {grant_id})", exc.field))
+        for recording_id in grant.recording_ids:
+            try:
+                self.eligibility(ctx, grant.purpose, self._catalog.get(recording_id))
+            except Refused as exc:
+                refuse(Refused(f"{exc.message} (so may not decide grant {grant_id})", exc.field))
         return grant, ctx
 
     def _change(
@@ -323,9 +328,36 @@ class GrantService:
             details = {k: v for k, v in values.items() if k != "status"}
             self._audit.append(
                 conn, ctx, action, object_type="grant", object_id=grant.id,
-                details={"recording_id": grant.recording_id, **details},
+                details=details,
             )  # fmt: skip
         return replace(grant, **values)
+
+
+def load_grants(conn: Connection, where: Any) -> list[Grant]:
+    """The grants matching ``where``, oldest first, each with its recordings."""
+    rows = conn.execute(select(grants).where(where).order_by(grants.c.requested_at)).all()
+    covered: dict[str, list[str]] = {row.id: [] for row in rows}
+    if covered:
+        pairs = conn.execute(
+            select(grant_recordings.c.grant_id, grant_recordings.c.recording_id)
+            .where(grant_recordings.c.grant_id.in_(covered))
+            .order_by(grant_recordings.c.recording_id)
+        )
+        for grant_id, recording_id in pairs:
+            covered[grant_id].append(recording_id)
+    return [Grant(recording_ids=tuple(covered[r.id]), **r._asdict()) for r in rows]
+
+
+def _recording_ids(values: Sequence[str]) -> tuple[str, ...]:
+    if isinstance(values, str):
+        values = [values]
+    if not values:
+        raise BadInput("name at least one recording", "recording_ids")
+    if len(values) > MAX_RECORDINGS:
+        raise BadInput(
+            f"a request covers at most {MAX_RECORDINGS} recordings; split it", "recording_ids"
+        )
+    return tuple(dict.fromkeys(check_id(value, "recording_id") for value in values))
 
 
 def _short(value: str | None) -> str | None:

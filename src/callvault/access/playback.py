@@ -57,8 +57,8 @@ class Player:
             raise AssertionError("unreachable") from None
         ctx = replace(ctx, purpose=grant.purpose, case_ref=grant.case_ref)
         problem = None
-        if grant.recording_id != recording_id:
-            problem = f"grant {grant_id} is for another recording, not {recording_id}"
+        if recording_id not in grant.recording_ids:
+            problem = f"grant {grant_id} does not cover recording {recording_id}"
         elif grant.requester != ctx.actor.name:
             problem = f"grant {grant_id} was given to {grant.requester}, not {ctx.actor.name}"
         elif grant.status != "approved":

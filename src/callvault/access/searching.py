@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Engine
 
-from callvault.access.actions import allowed
+from callvault.access.actions import Permissions
 from callvault.audit.service import AuditLog
 from callvault.catalog.search import RecordingQuery, search
 from callvault.catalog.store import recordings
@@ -44,12 +44,16 @@ def visibility(role: str | None) -> list[ColumnElement[bool]]:
 
 
 def search_as(
-    engine: Engine, audit: AuditLog, ctx: RequestContext, query: RecordingQuery
+    engine: Engine,
+    audit: AuditLog,
+    permissions: Permissions,
+    ctx: RequestContext,
+    query: RecordingQuery,
 ) -> list[dict[str, Any]]:
     """One page of recordings ``ctx.actor`` may see, newest first; the search is audited."""
     role = ctx.actor.role
     filters = {k: v for k, v in _describe(query).items() if v is not None}
-    if not allowed(ctx.actor, SEARCH):
+    if not permissions.allowed(ctx.actor, SEARCH):
         with transaction(engine) as conn:
             audit.append(
                 conn,

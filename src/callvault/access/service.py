@@ -1,7 +1,7 @@
 """People and service accounts: creation, passwords, API tokens; the entry point to grants.
 
-``grants_for(services)`` gives the purpose-bound access flow (``access.grants``) and playback
-(``access.playback``) built on one home's services.
+The purpose-bound access flow (``access.grants``) and playback (``access.playback``) are
+``Services.grants`` and ``Services.player``.
 """
 
 from __future__ import annotations
@@ -9,24 +9,16 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from argon2 import PasswordHasher
 from sqlalchemy import Engine, insert, select, update
 
-from callvault.access.grants import Grant, GrantService
-from callvault.access.playback import Player
 from callvault.access.store import users
 from callvault.audit.service import AuditLog, utc_now_iso
 from callvault.context import Actor, RequestContext
 from callvault.db import transaction
 from callvault.errors import BadInput, Conflict, NotFound, Refused
-
-if TYPE_CHECKING:
-    from callvault.bootstrap import Services
-
-__all__ = ["AccessService", "Grant", "GrantService", "Grants", "Player", "grants_for"]
 
 _USERNAME = re.compile(r"[a-z][a-z0-9._-]{1,63}")
 SERVICE_ROLES = frozenset({"ingest"})
@@ -142,18 +134,3 @@ class AccessService:
 
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-@dataclass(frozen=True, slots=True)
-class Grants:
-    """The access flow and playback for one home."""
-
-    flow: GrantService
-    player: Player
-
-
-def grants_for(services: Services) -> Grants:
-    """Build the grant flow and player from a home's services (policy, catalog, vault)."""
-    flow = GrantService(services.engine, services.audit, services.policy.policy, services.catalog)
-    player = Player(services.engine, flow, services.audit, services.catalog, services.vault)
-    return Grants(flow=flow, player=player)

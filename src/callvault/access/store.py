@@ -19,13 +19,12 @@ users = Table(
     Column("created_at", String(32), nullable=False),
 )
 
-# One row per request to listen: scoped to one recording, one purpose and one case, expiring.
+# One row per request to listen: scoped to its recordings, one purpose and one case, expiring.
 # Status moves pending -> approved | denied, approved -> revoked; the audit trail holds every step.
 grants = Table(
     "grants",
     metadata,
     Column("id", String(32), primary_key=True),
-    Column("recording_id", String(40), ForeignKey("recordings.id"), nullable=False, index=True),
     Column("requester", String(64), nullable=False, index=True),
     Column("purpose", String(64), nullable=False),
     Column("case_ref", String(64), nullable=False),
@@ -36,4 +35,12 @@ grants = Table(
     Column("decided_at", String(32)),
     Column("expires_at", String(32)),
     Column("revoked_reason", Text),
+)
+
+# The recordings one grant covers (a complaint or a subject access request spans calls).
+grant_recordings = Table(
+    "grant_recordings",
+    metadata,
+    Column("grant_id", String(32), ForeignKey("grants.id"), primary_key=True),
+    Column("recording_id", String(40), ForeignKey("recordings.id"), primary_key=True, index=True),
 )

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from callvault.access.service import Grant, GrantService, grants_for
+from callvault.access.grants import Grant, GrantService
 from callvault.bootstrap import Services, build
 from callvault.cli.output import emit, json_option
 from callvault.context import RequestContext
@@ -26,12 +26,14 @@ def as_option(func: Any) -> Any:
     )(func)
 
 
-def _checked_flow(as_user: str, action: str, object_id: str) -> tuple[RequestContext, GrantService]:
+def _checked_flow(
+    as_user: str, action: str, object_id: str | None
+) -> tuple[RequestContext, GrantService]:
     """The context for ``as_user`` and the grant flow, once ``action`` is allowed (a refusal
     is audited)."""
     services = build()
     ctx = acting_as(services, as_user)
-    flow = grants_for(services).flow
+    flow = services.grants
     flow.require(ctx, action, object_id)
     return ctx, flow
 
@@ -39,7 +41,7 @@ def _checked_flow(as_user: str, action: str, object_id: str) -> tuple[RequestCon
 def _emit(as_json: bool, grant: Grant) -> None:
     emit(
         as_json,
-        {"grant_id": grant.id, "status": grant.status},
+        {"grant_id": grant.id, "status": grant.status, "recording_ids": list(grant.recording_ids)},
         f"grant {grant.id}: {grant.status}"
         + (f" until {grant.expires_at}" if grant.status == "approved" else ""),
     )
@@ -51,23 +53,23 @@ def access_group() -> None:
 
 
 @access_group.command("request")
-@click.argument("recording_id")
+@click.argument("recording_ids", nargs=-1, required=True, metavar="RECORDING_ID...")
 @click.option("--purpose", help="A purpose id from the policy file (e.g. complaint).")
 @click.option("--case", "case_ref", help="The case reference, in the purpose's format.")
 @click.option("--reason", default="", help="Why this recording is needed.")
 @as_option
 @json_option
 def request_command(
-    recording_id: str,
+    recording_ids: tuple[str, ...],
     purpose: str | None,
     case_ref: str | None,
     reason: str,
     as_user: str,
     as_json: bool,
 ) -> None:
-    """Ask to listen to a recording for a purpose and case."""
-    ctx, flow = _checked_flow(as_user, "recordings:request", recording_id)
-    _emit(as_json, flow.request(ctx, recording_id, purpose, case_ref, reason))
+    """Ask to listen to one or more recordings for a purpose and case."""
+    ctx, flow = _checked_flow(as_user, "recordings:request", None)
+    _emit(as_json, flow.request(ctx, recording_ids, purpose, case_ref, reason))
 
 
 @access_group.command("approve")

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import click
 
-from callvault.access.service import grants_for
 from callvault.bootstrap import build
 from callvault.cli.access import acting_as, as_option
 from callvault.cli.output import emit, json_option
@@ -30,9 +29,8 @@ def play_command(
     """Write a recording's audio to a file under a grant; the listen is audited first."""
     services = build()
     ctx = acting_as(services, as_user)
-    grants = grants_for(services)
-    grants.flow.require(ctx, "recordings:play", recording_id, grant_id=grant_id)
-    result = grants.player.play(ctx, recording_id, grant_id, out_path)
+    services.grants.require(ctx, "recordings:play", recording_id, grant_id=grant_id)
+    result = services.player.play(ctx, recording_id, grant_id, out_path)
     emit(as_json, result, f"wrote {result['path']} (sha256 {result['sha256']})")
 
 

@@ -68,7 +68,7 @@ def search_command(
     )
     services = build()
     ctx = acting_as(services, as_user)
-    results = search_as(services.engine, services.audit, ctx, query)
+    results = search_as(services.engine, services.audit, services.permissions, ctx, query)
     emit(
         as_json,
         {"results": results},

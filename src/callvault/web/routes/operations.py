@@ -1,0 +1,49 @@
+"""Liveness, readiness, metrics and the status page."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
+
+from callvault import __version__
+from callvault.web.metrics import render as render_metrics
+from callvault.web.readiness import readiness_problems
+from callvault.web.security import declares, services_of
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/health", **declares("health:read"))
+def health() -> dict[str, object]:
+    """Liveness: the process answers. Cheap, touches nothing."""
+    return {"ok": True, "version": __version__}
+
+
+@router.get("/ready", **declares("health:read"))
+def ready(request: Request) -> JSONResponse:
+    """Readiness: database reachable and migrated, keys readable, blob store listable."""
+    problems = readiness_problems(services_of(request))
+    return JSONResponse(
+        {"ready": not problems, "problems": problems}, status_code=503 if problems else 200
+    )
+
+
+@router.get("/metrics", response_class=PlainTextResponse, **declares("metrics:read"))
+def metrics(request: Request) -> str:
+    """Prometheus metrics: counts only, no personal data."""
+    return render_metrics(services_of(request), request.app.state.ingests)
+
+
+@router.get("/", response_class=HTMLResponse, **declares("health:read"))
+def home() -> str:
+    return _STATUS_PAGE.format(version=__version__)
+
+
+_STATUS_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>callvault</title></head>
+<body><main><h1>callvault {version}</h1>
+<p>The recorder is running. The manager's interface arrives with a later release;
+the API is under <code>/api/v1</code>, described at
+<a href="/openapi.json">/openapi.json</a>.</p>
+</main></body></html>
+"""
