@@ -10,6 +10,8 @@ import pytest
 from callvault.access.searching import mask_number
 from callvault.bootstrap import Services
 from callvault.capture.ingest import AudioInput
+from callvault.catalog.fulltext import Segment, index_segments
+from callvault.db import transaction
 from callvault.context import RequestContext, system_context
 from homes import meta_for, run_cli
 
@@ -112,3 +114,51 @@ def test_bad_filters_name_the_field(
 def test_mask_number() -> None:
     assert mask_number("+442073715678") == "+4420737•••••"
     assert mask_number("withheld") == "withheld"
+
+
+def _index(services: Services, words: dict[str, str]) -> dict[str, str]:
+    """Index one transcript segment per call id; returns call id -> recording id."""
+    ids = {}
+    with transaction(services.engine) as conn:
+        for call_id, said in words.items():
+            rec = services.catalog.recording_for_call(call_id)
+            assert rec is not None
+            index_segments(conn, rec.id, [Segment("caller", 1.0, 3.0, said)])
+            ids[call_id] = rec.id
+    return ids
+
+
+def test_text_search_joins_the_role_terms_in_sql(
+    searchable: Services, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ids = _index(
+        searchable,
+        {
+            "q-parking": "my parking permit was refused",
+            "q-asc": "my care package and my permit",
+            "q-repairs": "the boiler is broken",
+        },
+    )
+    code, out = _search(capsys, "cora", "--text", "permit")
+    assert code == 0
+    found = {r["recording_id"] for r in out["results"]}  # type: ignore[index]
+    assert found == {ids["q-parking"], ids["q-asc"]}
+    moment = out["results"][0]["moments"][0]  # type: ignore[index]
+    assert moment["start_s"] == 1.0 and "[permit]" in moment["snippet"]
+    # A team leader's search never reaches the special-category call, words or not.
+    code, out = _search(capsys, "tess", "--text", "permit")
+    assert [r["recording_id"] for r in out["results"]] == [ids["q-parking"]]  # type: ignore[index]
+    assert out["results"][0]["caller"].endswith("•••••")  # type: ignore[index]
+    # Metadata terms narrow the words search too; the words are audited as search terms.
+    code, out = _search(capsys, "cora", "--text", "permit", "--line", "parking")
+    assert [r["recording_id"] for r in out["results"]] == [ids["q-parking"]]  # type: ignore[index]
+    last = searchable.audit.show(limit=10_000)[-1]
+    assert last["action"] == "recordings.searched"
+    assert last["details"]["filters"] == {"text": "permit", "line": "parking"}
+
+
+def test_text_search_needs_a_word(searchable: Services, capsys: pytest.CaptureFixture[str]) -> None:
+    before = searchable.audit.count()
+    code, err = _search(capsys, "cora", "--text", "!!!")
+    assert code == 2 and err["field"] == "text"  # type: ignore[index]
+    assert searchable.audit.count() == before

@@ -227,7 +227,7 @@ class GrantService:
                     conn, ctx, "access.approved", object_type="grant", object_id=row["id"],
                     details={"approver": "auto", "expires_at": row["expires_at"]},
                 )  # fmt: skip
-        return Grant(recording_ids=wanted, **row)
+        return Grant(recording_ids=tuple(sorted(wanted)), **row)
 
     def approve(self, ctx: RequestContext, grant_id: str) -> Grant:
         """A second, different person who may use the purpose approves a pending grant."""

@@ -1,32 +1,42 @@
-"""Metadata search as a person: only what their role may see, filtered in SQL, and audited.
+"""Search as a person: only what their role may see, filtered in SQL, and audited.
 
 Who sees what (ARCHITECTURE rule 6: rows a person may not see are never fetched):
 - roles that may hear audio search every line, except that team leaders (quality monitoring)
   do not see special-category lines, as they may not request them either;
 - team leaders see caller numbers masked: quality work needs the call, not the caller;
 - everyone else (advisor, auditor, administrator) is refused: they have no recording access.
-Search terms are personal data (a caller's number), so every search is audited with them.
+Search terms are personal data (a caller's number, words said), so every search is audited
+with them.
+
+Searching by words said joins the transcript index to the same visibility terms in one
+statement; results then come best match first, each with the moments that matched.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine
+from sqlalchemy import ColumnElement, Connection, Engine, select
 
 from callvault.access.actions import Permissions
 from callvault.audit.service import AuditLog
-from callvault.catalog.search import RecordingQuery, search
+from callvault.capture.metadata import WITHHELD
+from callvault.catalog.fulltext import MAX_HITS, search_words
+from callvault.catalog.search import MAX_PAGE, RecordingQuery, conditions, search
 from callvault.catalog.store import recordings
 from callvault.context import RequestContext
 from callvault.db import transaction
-from callvault.errors import Refused
+from callvault.errors import BadInput, Refused
+from callvault.policy.numbers import normalise_number
 
 SEARCH = "recordings:search"
 # Roles that see the recording but not who called.
 MASKED_CALLER_ROLES = frozenset({"team_leader"})
 # Roles kept off special-category lines (adult social care, careline, ...).
 STANDARD_LINES_ONLY = frozenset({"team_leader"})
+_MAX_TEXT = 200
 
 
 def mask_number(number: str) -> str:
@@ -43,6 +53,63 @@ def visibility(role: str | None) -> list[ColumnElement[bool]]:
     return []
 
 
+@dataclass(frozen=True, slots=True)
+class SearchTerms:
+    """A search as a person types it (CLI options, API query parameters), unparsed."""
+
+    line: str | None = None
+    caller: str | None = None
+    agent: str | None = None
+    started_from: str | None = None
+    started_to: str | None = None
+    min_duration_s: float | None = None
+    max_duration_s: float | None = None
+    text: str | None = None
+    limit: int = 50
+
+    def query(self) -> RecordingQuery:
+        """The parsed query; BadInput naming the field for anything malformed."""
+        caller = self.caller
+        if caller is not None and caller.strip().lower() != WITHHELD:
+            caller = normalise_number(caller, "caller").value
+        elif caller is not None:
+            caller = WITHHELD
+        if self.text is not None and not 1 <= len(self.text.strip()) <= _MAX_TEXT:
+            raise BadInput(f"text must be 1 to {_MAX_TEXT} characters", "text")
+        if not 1 <= self.limit <= MAX_PAGE:
+            raise BadInput(f"limit must be between 1 and {MAX_PAGE}", "limit")
+        for name in ("min_duration_s", "max_duration_s"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise BadInput(f"{name} must not be negative", name)
+        return RecordingQuery(
+            line=self.line,
+            caller=caller,
+            agent=self.agent,
+            started_from=parse_when(self.started_from, "from"),
+            started_to=parse_when(self.started_to, "to"),
+            min_duration_s=self.min_duration_s,
+            max_duration_s=self.max_duration_s,
+            limit=self.limit,
+            text=self.text.strip() if self.text else None,
+        )
+
+
+def parse_when(value: str | None, field: str) -> datetime | None:
+    """A date or ISO time (UTC when no zone is given)."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadInput(
+            f"{field} {value[:40]!r} is not a date or time; use e.g. 2026-11-01 or "
+            "2026-11-01T09:00:00Z",
+            field,
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
 def search_as(
     engine: Engine,
     audit: AuditLog,
@@ -50,7 +117,8 @@ def search_as(
     ctx: RequestContext,
     query: RecordingQuery,
 ) -> list[dict[str, Any]]:
-    """One page of recordings ``ctx.actor`` may see, newest first; the search is audited."""
+    """One page of recordings ``ctx.actor`` may see (newest first, or best match first when
+    searching words said); the search is audited."""
     role = ctx.actor.role
     filters = {k: v for k, v in _describe(query).items() if v is not None}
     if not permissions.allowed(ctx.actor, SEARCH):
@@ -65,7 +133,10 @@ def search_as(
             )
         raise Refused(f"{ctx.actor.name} ({role}) may not search recordings", "actor")
     with transaction(engine) as conn:
-        rows = search(conn, query, visibility(role))
+        if query.text:
+            rows = _by_words(conn, query, visibility(role))
+        else:
+            rows = search(conn, query, visibility(role))
         audit.append(
             conn,
             ctx,
@@ -79,6 +150,29 @@ def search_as(
     return [{"recording_id": row.pop("id"), **row} for row in rows]
 
 
+def _by_words(
+    conn: Connection, query: RecordingQuery, visible: list[ColumnElement[bool]]
+) -> list[dict[str, Any]]:
+    """Recordings whose transcript has the words, among those the metadata terms and the
+    asker's visibility allow (one statement), best match first, with their moments."""
+    assert query.text
+    within = select(recordings.c.id).where(*conditions(query), *visible)
+    hits = search_words(conn, query.text, limit=MAX_HITS, within=within)
+    moments: dict[str, list[dict[str, Any]]] = {}
+    for hit in hits:
+        moments.setdefault(hit.recording_id, []).append(
+            {"speaker": hit.speaker, "start_s": hit.start_s, "snippet": hit.snippet}
+        )
+    wanted = list(moments)[: query.limit]
+    if not wanted:
+        return []
+    summaries = {
+        row["id"]: row
+        for row in search(conn, RecordingQuery(limit=len(wanted)), [recordings.c.id.in_(wanted)])
+    }
+    return [{**summaries[rid], "moments": moments[rid]} for rid in wanted if rid in summaries]
+
+
 def _describe(query: RecordingQuery) -> dict[str, Any]:
     return {
         "line": query.line,
@@ -88,4 +182,5 @@ def _describe(query: RecordingQuery) -> dict[str, Any]:
         "to": query.started_to.isoformat() if query.started_to else None,
         "min_duration_s": query.min_duration_s,
         "max_duration_s": query.max_duration_s,
+        "text": query.text,
     }

@@ -11,23 +11,33 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    column,
+    func,
+    literal_column,
+    select,
+    table,
+    text,
+)
 
 from callvault.errors import BadInput
 
 MAX_HITS = 200
-_SQLITE_QUERY = (
-    "SELECT recording_id, speaker, start_s,"
-    " snippet(transcript_segments, 5, '[', ']', '…', 12) AS snippet"
-    " FROM transcript_segments WHERE transcript_segments MATCH :match{only}"
-    " ORDER BY rank LIMIT :limit"
-)
-_POSTGRESQL_QUERY = (
-    "SELECT recording_id, speaker, start_s,"
-    " ts_headline('english', text, q, 'StartSel=[, StopSel=], MaxWords=12, MinWords=4')"
-    " AS snippet FROM transcript_segments, plainto_tsquery('english', :words) AS q"
-    " WHERE tsv @@ q{only} ORDER BY ts_rank(tsv, q) DESC, recording_id, segment LIMIT :limit"
+# The segments table differs by engine (an FTS5 virtual table, or a table with a generated
+# tsvector), so it is described here rather than on the shared metadata.
+_segments = table(
+    "transcript_segments",
+    column("recording_id"),
+    column("segment"),
+    column("speaker"),
+    column("start_s"),
+    column("text"),
+    column("tsv"),
 )
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -79,48 +89,55 @@ def delete_segments(conn: Connection, recording_id: str) -> None:
 
 
 def search_words(
-    conn: Connection, words: str, *, limit: int = 50, recording_ids: Sequence[str] | None = None
+    conn: Connection,
+    words: str,
+    *,
+    limit: int = 50,
+    recording_ids: Sequence[str] | None = None,
+    within: Select[tuple[str]] | None = None,
 ) -> list[Hit]:
-    """Moments where ``words`` were said (all of them, any form: "permits" finds "permit")."""
+    """Moments where ``words`` were said (all of them, any form: "permits" finds "permit"),
+    best first. ``recording_ids`` or ``within`` (a SELECT of recording ids, e.g. what the
+    asker may see) restrict the hits in the same SQL statement."""
     terms = _WORD.findall(words)
     if not terms:
         raise BadInput("search words must contain at least one letter or digit", "text")
     limit = max(1, min(limit, MAX_HITS))
     if conn.dialect.name == "sqlite":
-        return _search_sqlite(conn, terms, limit, recording_ids)
-    return _search_postgresql(conn, " ".join(terms), limit, recording_ids)
+        statement = _sqlite_query(terms)
+    else:
+        statement = _postgresql_query(" ".join(terms))
+    if recording_ids is not None:
+        statement = statement.where(_segments.c.recording_id.in_(list(recording_ids)))
+    if within is not None:
+        statement = statement.where(_segments.c.recording_id.in_(within.scalar_subquery()))
+    rows = conn.execute(statement.limit(limit))
+    return [Hit(r.recording_id, r.speaker, float(r.start_s), r.snippet) for r in rows]
 
 
-def _search_sqlite(
-    conn: Connection, terms: list[str], limit: int, recording_ids: Sequence[str] | None
-) -> list[Hit]:
+def _sqlite_query(terms: list[str]) -> Select[Any]:
+    # Each word becomes a quoted FTS5 term, so query syntax in user words is just words.
     match = " ".join('"' + term.replace('"', '""') + '"' for term in terms)
-    only = _only_clause(recording_ids)
-    sql = _SQLITE_QUERY.format(only=only.sql)  # only bound-parameter placeholders go in
-    rows = conn.execute(text(sql), {"match": match, "limit": limit, **only.params})
-    return [Hit(r.recording_id, r.speaker, float(r.start_s), r.snippet) for r in rows]
+    fts: ColumnElement[Any] = literal_column("transcript_segments")
+    snippet = func.snippet(fts, 5, "[", "]", "…", 12).label("snippet")
+    return (
+        select(_segments.c.recording_id, _segments.c.speaker, _segments.c.start_s, snippet)
+        .where(fts.op("MATCH")(match))
+        .order_by(literal_column("rank"))
+    )
 
 
-def _search_postgresql(
-    conn: Connection, words: str, limit: int, recording_ids: Sequence[str] | None
-) -> list[Hit]:
-    only = _only_clause(recording_ids)
-    sql = _POSTGRESQL_QUERY.format(only=only.sql)  # only bound-parameter placeholders go in
-    rows = conn.execute(text(sql), {"words": words, "limit": limit, **only.params})
-    return [Hit(r.recording_id, r.speaker, float(r.start_s), r.snippet) for r in rows]
-
-
-@dataclass(frozen=True, slots=True)
-class _Clause:
-    sql: str
-    params: dict[str, str]
-
-
-def _only_clause(recording_ids: Sequence[str] | None) -> _Clause:
-    """Restrict hits to recordings the asker may see (the access layer passes them)."""
-    if recording_ids is None:
-        return _Clause("", {})
-    params = {f"r{i}": rid for i, rid in enumerate(recording_ids)}
-    if not params:
-        return _Clause(" AND 1 = 0", {})
-    return _Clause(f" AND recording_id IN ({', '.join(':' + k for k in params)})", params)
+def _postgresql_query(words: str) -> Select[Any]:
+    query = func.plainto_tsquery("english", words)
+    headline = func.ts_headline(
+        "english", _segments.c.text, query, "StartSel=[, StopSel=], MaxWords=12, MinWords=4"
+    ).label("snippet")
+    return (
+        select(_segments.c.recording_id, _segments.c.speaker, _segments.c.start_s, headline)
+        .where(_segments.c.tsv.op("@@")(query))
+        .order_by(
+            func.ts_rank(_segments.c.tsv, query).desc(),
+            _segments.c.recording_id,
+            _segments.c.segment,
+        )
+    )

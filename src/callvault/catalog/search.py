@@ -42,6 +42,8 @@ class RecordingQuery:
     limit: int = 50
     # Keyset cursor: (started_at, id) of the last row of the previous page.
     before: tuple[str, str] | None = None
+    # Words said in the call (transcript full text); results then come best match first.
+    text: str | None = None
 
 
 def conditions(query: RecordingQuery) -> list[ColumnElement[bool]]:

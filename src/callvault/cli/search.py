@@ -2,35 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import click
 
-from callvault.access.searching import search_as
+from callvault.access.searching import SearchTerms, search_as
 from callvault.bootstrap import build
-from callvault.capture.metadata import WITHHELD
-from callvault.catalog.search import RecordingQuery
 from callvault.cli.access import acting_as, as_option
 from callvault.cli.output import emit, json_option
-from callvault.errors import BadInput
-from callvault.policy.numbers import normalise_number
-
-
-def _when(value: str | None, field: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise BadInput(
-            f"--{field} {value!r} is not a date or time; use e.g. 2026-11-01 or "
-            "2026-11-01T09:00:00Z",
-            field,
-        ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 @click.command("search")
+@click.option("--text", help="Words said in the call (searches transcripts).")
 @click.option("--line", help="A line id from the policy (e.g. parking).")
 @click.option("--caller", help="The caller's number in any spelling, or 'withheld'.")
 @click.option("--agent", help="The advisor's id.")
@@ -42,6 +23,7 @@ def _when(value: str | None, field: str) -> datetime | None:
 @as_option
 @json_option
 def search_command(
+    text: str | None,
     line: str | None,
     caller: str | None,
     agent: str | None,
@@ -54,18 +36,17 @@ def search_command(
     as_json: bool,
 ) -> None:
     """Recordings the person may see, newest first. Every search is audited."""
-    if caller is not None and caller.strip().lower() != WITHHELD:
-        caller = normalise_number(caller, "caller").value
-    query = RecordingQuery(
+    query = SearchTerms(
         line=line,
         caller=caller,
         agent=agent,
-        started_from=_when(from_, "from"),
-        started_to=_when(to, "to"),
+        started_from=from_,
+        started_to=to,
         min_duration_s=min_duration,
         max_duration_s=max_duration,
+        text=text,
         limit=limit,
-    )
+    ).query()
     services = build()
     ctx = acting_as(services, as_user)
     results = search_as(services.engine, services.audit, services.permissions, ctx, query)
