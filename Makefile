@@ -42,6 +42,8 @@ bench: install
 	$(BIN)/python bench/bench_audit.py
 	$(BIN)/python bench/bench_policy.py
 	$(BIN)/python bench/bench_vault.py
+	$(BIN)/python bench/bench_playback.py
+	$(BIN)/python bench/bench_search_load.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -16,6 +16,7 @@ from callvault.access.actions import Permissions
 from callvault.access.grants import GrantService
 from callvault.access.playback import Player
 from callvault.access.service import AccessService
+from callvault.audit.group_commit import GroupCommit
 from callvault.audit.service import AuditLog
 from callvault.audit.signing import load_signer
 from callvault.capture.ingest import IngestService
@@ -62,6 +63,11 @@ class Services:
     @cached_property
     def audit(self) -> AuditLog:
         return AuditLog(self.engine, load_signer(self.settings.audit_key_file))
+
+    @cached_property
+    def audit_batch(self) -> GroupCommit:
+        """Audit entries for acts that write nothing else, committed in shared batches."""
+        return GroupCommit(self.engine, self.audit)
 
     @cached_property
     def keys(self) -> LocalKeyFile:

@@ -42,6 +42,10 @@ class Settings:
     oidc_groups_claim: str
     oidc_group_roles: dict[str, str]  # group id (Entra: object id) -> policy role id
     oidc_mfa_amr: tuple[str, ...]
+    # Web sessions (access/sessions.py).
+    session_idle_minutes: int
+    session_max_hours: int
+    session_cookie_secure: bool
 
     def as_dict(self) -> dict[str, object]:
         return {f.name: str(getattr(self, f.name)) for f in fields(self)}
@@ -73,8 +77,18 @@ SETTING_KEYS = (
     "oidc_groups_claim",
     "oidc_group_roles",
     "oidc_mfa_amr",
+    "session_idle_minutes",
+    "session_max_hours",
+    "session_cookie_secure",
 )
-_INT_KEYS = {"max_ingest_bytes", "max_clock_skew_s", "max_call_hours"}
+_INT_KEYS = {
+    "max_ingest_bytes",
+    "max_clock_skew_s",
+    "max_call_hours",
+    "session_idle_minutes",
+    "session_max_hours",
+}
+_BOOL_KEYS = {"session_cookie_secure"}
 
 
 def home_from_env() -> Path:
@@ -104,6 +118,9 @@ def defaults(home: Path) -> dict[str, object]:
         "oidc_groups_claim": "groups",
         "oidc_group_roles": {},
         "oidc_mfa_amr": ("mfa",),
+        "session_idle_minutes": 30,
+        "session_max_hours": 12,
+        "session_cookie_secure": True,
     }
 
 
@@ -132,6 +149,9 @@ def load_settings(home: Path | None = None) -> Settings:
         max_clock_skew_s=int(str(typed["max_clock_skew_s"])),
         max_call_hours=int(str(typed["max_call_hours"])),
         **_oidc_settings(typed, home),
+        session_idle_minutes=int(str(typed["session_idle_minutes"])),
+        session_max_hours=int(str(typed["session_max_hours"])),
+        session_cookie_secure=bool(typed["session_cookie_secure"]),
     )
 
 
@@ -175,6 +195,8 @@ def _coerce(values: dict[str, object]) -> dict[str, object]:
             if number <= 0:
                 raise ConfigError(f"setting {key} must be positive, got {number}", field=key)
             out[key] = number
+        elif key in _BOOL_KEYS:
+            out[key] = _flag(value, key)
         elif key == "oidc_group_roles":
             out[key] = _group_roles(value)
         elif key == "oidc_mfa_amr":
@@ -227,6 +249,18 @@ def _group_roles(value: object) -> dict[str, str]:
             field="oidc_group_roles",
         )
     return dict(value)
+
+
+def _flag(value: object, key: str) -> bool:
+    # A toml boolean, or (from the environment) true/false.
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"true", "1", "yes"}:
+        return True
+    if text in {"false", "0", "no"}:
+        return False
+    raise ConfigError(f"setting {key} must be true or false, got {value!r}", field=key)
 
 
 def _names(value: object, key: str) -> tuple[str, ...]:

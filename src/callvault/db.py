@@ -6,13 +6,15 @@ schema changes go through the Alembic migrations in ``callvault/migrations``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, MetaData, create_engine, event, text
-from sqlalchemy.pool import NullPool
+from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.pool import QueuePool
 
 from callvault.errors import ConfigError
 
@@ -34,11 +36,30 @@ def make_engine(url: str) -> Engine:
 
 
 def _sqlite_engine(url: str) -> Engine:
-    # NullPool: each connection is opened per use, so forked workers and threads never share one.
-    engine = create_engine(url, poolclass=NullPool, connect_args={"timeout": 30})
+    # Pooled: opening a connection costs PRAGMAs, and closing the last one to a WAL database
+    # makes SQLite checkpoint (2-4 ms each); a playback or search would pay that several times.
+    # Threads share the pool (check_same_thread off; SQLAlchemy hands one connection to one
+    # thread at a time), forked processes never do (``_same_process``). The pool is sized
+    # for the web server's worker threads (anyio's default limit is 40).
+    engine = create_engine(
+        url,
+        poolclass=QueuePool,
+        pool_size=8,
+        max_overflow=48,
+        pool_timeout=60,
+        connect_args={"timeout": 30, "check_same_thread": False},
+    )
+
+    @event.listens_for(engine, "checkout")
+    def _same_process(_dbapi_conn: Any, record: Any, proxy: Any) -> None:
+        # A connection opened before a fork belongs to the parent: drop it, open a new one.
+        if record.info.get("pid") != os.getpid():
+            record.dbapi_connection = proxy.dbapi_connection = None
+            raise DisconnectionError("connection opened in another process")
 
     @event.listens_for(engine, "connect")
-    def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+    def _pragmas(dbapi_conn: Any, record: Any) -> None:
+        record.info["pid"] = os.getpid()
         # Take over transaction control so BEGIN IMMEDIATE can be issued (one writer at a time,
         # no deadlock on lock upgrade).
         dbapi_conn.isolation_level = None

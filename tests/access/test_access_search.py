@@ -11,8 +11,8 @@ from callvault.access.searching import mask_number
 from callvault.bootstrap import Services
 from callvault.capture.ingest import AudioInput
 from callvault.catalog.fulltext import Segment, index_segments
-from callvault.db import transaction
 from callvault.context import RequestContext, system_context
+from callvault.db import transaction
 from homes import meta_for, run_cli
 
 CALLS = [

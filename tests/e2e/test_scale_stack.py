@@ -13,7 +13,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from test_serve import running_server
+from server_process import running_server
 
 from callvault.bootstrap import Services, build
 from callvault.context import system_context

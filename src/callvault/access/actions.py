@@ -29,6 +29,8 @@ ACTIONS: dict[str, frozenset[str]] = {
     # Signing in and out must be reachable before anyone is known.
     "session:open": frozenset({PUBLIC}),
     "session:read": frozenset({SIGNED_IN}),
+    # Signing out needs the session (and, by cookie, its CSRF token: no forced sign-outs).
+    "session:close": frozenset({SIGNED_IN}),
     "recordings:ingest": frozenset({"operator", "role:ingest", "system"}),
     "policy:read": frozenset({"operator", "role:administrator", "role:dpo", "role:auditor"}),
     "audit:read": frozenset({"operator", "role:auditor", "role:dpo"}),
@@ -43,6 +45,8 @@ ACTIONS: dict[str, frozenset[str]] = {
     "users:review": frozenset({"operator", "role:administrator", "role:dpo", "role:auditor"}),
     # Bulk-access alerts are for the DPO (and the operator at the CLI).
     "alerts:read": frozenset({"operator", "role:dpo"}),
+    # The hourly job that writes each new bulk-access alert into the audit trail.
+    "alerts:record": frozenset({"system"}),
     # Listening. The grant services narrow each to the purposes the role may use.
     "recordings:request": frozenset({LISTENERS}),
     "recordings:approve": frozenset({LISTENERS}),

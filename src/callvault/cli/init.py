@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from callvault.access.signin import SignInService
 from callvault.cli.output import emit, json_option, operator_context
 from callvault.config import home_from_env
 from callvault.maintenance.service import InitResult, init_home
@@ -25,18 +26,23 @@ def init_command(demo: bool, policy_file: Path | None, as_json: bool) -> None:
     ctx = operator_context()
     services = init_home(ctx, home_from_env(), policy_file)
     password = services.access.add_person(ctx, "admin", "administrator")
+    # Administrators sign in with a second factor (they create accounts): enrol it now, so
+    # the first sign-in needs no second operator step.
+    totp = SignInService.for_services(services).enrol_totp(ctx, "admin")
     token = services.access.add_service(ctx, "pbx-upload", "ingest")
     result = InitResult(services.settings.home, "admin", password, "pbx-upload", token)
     if demo:
         from callvault.demo import ingest_demo_calls
 
         result.demo = ingest_demo_calls(services, ctx)
+    payload = {**result.as_dict(), "admin_totp_uri": totp.uri}
     emit(
         as_json,
-        result.as_dict(),
+        payload,
         lambda: (
             f"created {result.home}\n"
             f"administrator: admin / {password}   (shown once: keep it safe)\n"
+            f"admin's second factor: add {totp.uri} to an authenticator app (shown once)\n"
             f"PBX upload token (pbx-upload): {token}   (shown once)"
             + (
                 f"\ndemo: {result.demo['recorded']} sample calls recorded, "

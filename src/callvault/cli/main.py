@@ -18,11 +18,14 @@ from callvault.cli import (
     audit,
     check,
     db,
+    disclosure,
+    export,
     ingest,
     init,
     keys,
     play,
     policy,
+    report,
     search,
     serve,
     users,
@@ -50,7 +53,10 @@ for module in (
     users,
     access,
     play,
+    export,
+    disclosure,
     search,
+    report,
 ):
     for command in module.COMMANDS:
         cli.add_command(command)

@@ -1,4 +1,4 @@
-"""``callvault play RECORDING_ID --grant G --out FILE --as USER``."""
+"""``callvault play RECORDING_ID --grant G --out FILE [--rendition ...] --as USER``."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from callvault.access.playback import RENDITIONS
 from callvault.bootstrap import build
 from callvault.cli.access import acting_as, as_option
 from callvault.cli.output import emit, json_option
@@ -21,16 +22,22 @@ from callvault.cli.output import emit, json_option
     type=click.Path(path_type=Path),
     help="A new file for the audio (Ogg Opus, mode 0600).",
 )
+@click.option(
+    "--rendition",
+    type=click.Choice(RENDITIONS),
+    default="original",
+    show_default=True,
+    help="The audio as recorded, or with personal data muted (once redaction exists).",
+)
 @as_option
 @json_option
 def play_command(
-    recording_id: str, grant_id: str, out_path: Path, as_user: str, as_json: bool
+    recording_id: str, grant_id: str, out_path: Path, rendition: str, as_user: str, as_json: bool
 ) -> None:
     """Write a recording's audio to a file under a grant; the listen is audited first."""
     services = build()
     ctx = acting_as(services, as_user)
-    services.grants.require(ctx, "recordings:play", recording_id, grant_id=grant_id)
-    result = services.player.play(ctx, recording_id, grant_id, out_path)
+    result = services.player.play(ctx, recording_id, grant_id, out_path, rendition)
     emit(as_json, result, f"wrote {result['path']} (sha256 {result['sha256']})")
 
 

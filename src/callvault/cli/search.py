@@ -49,7 +49,7 @@ def search_command(
     ).query()
     services = build()
     ctx = acting_as(services, as_user)
-    results = search_as(services.engine, services.audit, services.permissions, ctx, query)
+    results = search_as(services.engine, services.audit_batch, services.permissions, ctx, query)
     emit(
         as_json,
         {"results": results},

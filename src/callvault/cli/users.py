@@ -1,4 +1,5 @@
-"""``callvault user add/list/disable``: people, managed by the local operator."""
+"""``callvault user add/list/disable/totp/unlock``: people, managed by the local operator
+(or an administrator, ``--as``)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,11 @@ import sys
 import click
 
 from callvault.access.actions import require
-from callvault.bootstrap import build
+from callvault.access.signin import SignInService
+from callvault.bootstrap import Services, build
+from callvault.cli.access import acting_as
 from callvault.cli.output import emit, json_option, operator_context
+from callvault.context import RequestContext
 from callvault.errors import BadInput
 
 
@@ -68,6 +72,50 @@ def disable_command(name: str, as_json: bool) -> None:
     require(ctx.actor, "users:manage")
     build().access.disable(ctx, name)
     emit(as_json, {"user": name, "disabled": True}, f"disabled {name}")
+
+
+def _manager(services: Services, as_user: str | None) -> RequestContext:
+    """The operator, or the administrator they act for; either may manage users."""
+    ctx = acting_as(services, as_user) if as_user else operator_context()
+    require(ctx.actor, "users:manage")
+    return ctx
+
+
+_as_admin = click.option(
+    "--as", "as_user", metavar="USER", help="The administrator you act for (default: you)."
+)
+
+
+@user_group.command("totp")
+@click.argument("name")
+@_as_admin
+@json_option
+def totp_command(name: str, as_user: str | None, as_json: bool) -> None:
+    """Enrol NAME for one-time codes: prints the otpauth:// URI and the secret, once.
+
+    Roles that can hear audio, and administrators, cannot sign in without it. Enrolling
+    again replaces the old secret (the old app entry stops working)."""
+    services = build()
+    ctx = _manager(services, as_user)
+    enrolment = SignInService.for_services(services).enrol_totp(ctx, name)
+    emit(
+        as_json,
+        {"user": name, "otpauth_uri": enrolment.uri, "secret": enrolment.secret},
+        f"TOTP for {name} (shown once; scan or type it into an authenticator app)\n"
+        f"  uri:    {enrolment.uri}\n  secret: {enrolment.secret}",
+    )
+
+
+@user_group.command("unlock")
+@click.argument("name")
+@_as_admin
+@json_option
+def unlock_command(name: str, as_user: str | None, as_json: bool) -> None:
+    """Unlock NAME after repeated failed sign-ins (clears the failure count)."""
+    services = build()
+    ctx = _manager(services, as_user)
+    SignInService.for_services(services).unlock(ctx, name)
+    emit(as_json, {"user": name, "unlocked": True}, f"unlocked {name}")
 
 
 COMMANDS = [user_group]

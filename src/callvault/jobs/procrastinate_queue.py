@@ -195,7 +195,9 @@ class ProcrastinateQueue:
                 pass_context=True,
                 retry=_retry_strategy(definition.max_attempts),
             )(_task_runner(services, definition, result))
-            if definition.name in PERIODIC:
+            # A burst run drains what is queued; it schedules nothing new (as the database
+            # worker does), or it would race the schedule of the long-running workers.
+            if definition.name in PERIODIC and not options.burst:
                 app.periodic(cron=PERIODIC[definition.name].cron)(registered)
 
         async def retry_stalled(timestamp: int) -> None:

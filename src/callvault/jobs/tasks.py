@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+# Tasks kept in their own modules register on import, like those below.
+import callvault.jobs.oversight_tasks  # noqa: F401
 from callvault.access.actions import require
 from callvault.errors import BadInput, IntegrityFailure, NotFound
 from callvault.jobs.registry import JobContext, task

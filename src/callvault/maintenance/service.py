@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from callvault.access.signin import rewrap_totp_secrets
 from callvault.audit.signing import create_signer
 from callvault.bootstrap import Services, build
 from callvault.config import SETTINGS_FILE, defaults
@@ -204,13 +205,16 @@ def _rotate_locked(services: Services, ctx: RequestContext) -> int:
                 fresh = services.vault.rewrap_key(wrapped, recording_id)
                 services.catalog.replace_wrapped_key(conn, recording_id, fresh)
                 rewrapped += 1
+        # People's TOTP secrets are sealed under the same ring: re-wrap them in the same
+        # commit, or nobody could sign in once the old keys are retired.
+        totp_secrets = rewrap_totp_secrets(conn, keys)
         services.audit.append(
             conn,
             ctx,
             "keys.rotated",
             object_type="kek",
             object_id=new_id,
-            details={"rewrapped": rewrapped, "retired": old_ids},
+            details={"rewrapped": rewrapped, "totp_secrets": totp_secrets, "retired": old_ids},
         )
     # Only after the new wraps are committed may the old key-encryption keys go.
     for kek_id in old_ids:

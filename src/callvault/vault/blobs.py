@@ -14,6 +14,7 @@ pruning after a delete, which keeps writers and deleters free of races on folder
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import re
 import secrets
@@ -22,11 +23,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from callvault.errors import BadInput, NotFound
 from callvault.secretfile import fsync_dir
-from callvault.vault.interfaces import validate_blob_name, validate_retain_until
+from callvault.vault.interfaces import (
+    validate_blob_name,
+    validate_byte_range,
+    validate_retain_until,
+)
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
 
 INCOMPLETE_DIR = ".incomplete"
 _PART_SUFFIX = ".part"
@@ -53,6 +61,28 @@ class _FileSink:
 
     def write(self, data: bytes, /) -> int:
         return self._file.write(data)
+
+
+class _Window(io.RawIOBase):
+    """At most ``length`` bytes of ``file`` from where it stands; closes ``file`` with it."""
+
+    def __init__(self, file: io.BufferedReader, length: int) -> None:
+        self._file = file
+        self._left = length
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: WriteableBuffer, /) -> int:
+        view = memoryview(buffer).cast("B")[: self._left]
+        count = self._file.readinto(view) if view else 0
+        self._left -= count
+        return count
+
+    def close(self) -> None:
+        if not self.closed:
+            self._file.close()
+        super().close()
 
 
 class FilesystemBlobStore:
@@ -110,11 +140,27 @@ class FilesystemBlobStore:
 
     def open(self, name: str) -> BinaryIO:
         """Open blob ``name`` for reading; ``NotFound`` if it does not exist."""
-        path = self.path_of(name)
+        return self._open_file(name)
+
+    def _open_file(self, name: str) -> io.BufferedReader:
         try:
-            return path.open("rb")
+            return self.path_of(name).open("rb")
         except FileNotFoundError:
             raise NotFound(f"blob {name!r} not found", field="blob_name") from None
+
+    def size(self, name: str) -> int:
+        """Stored bytes of blob ``name``; ``NotFound`` if it does not exist."""
+        try:
+            return self.path_of(name).stat().st_size
+        except FileNotFoundError:
+            raise NotFound(f"blob {name!r} not found", field="blob_name") from None
+
+    def open_range(self, name: str, start: int, end: int) -> BinaryIO:
+        """Bytes ``start`` to ``end`` (exclusive) of blob ``name``, read from one seek."""
+        start, end = validate_byte_range(start, end)
+        file = self._open_file(name)
+        file.seek(start)
+        return io.BufferedReader(_Window(file, end - start))
 
     def set_legal_hold(self, name: str, on: bool) -> None:
         """No-op (files cannot be held); ``NotFound`` if blob ``name`` does not exist."""

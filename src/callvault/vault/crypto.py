@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
+from dataclasses import dataclass
 from types import TracebackType
 from typing import BinaryIO, Protocol
 
@@ -187,7 +188,10 @@ def _read_exactly(source: BinaryIO, size: int) -> bytes:
 
 
 def _read_header(source: BinaryIO) -> bytes:
-    header = _read_exactly(source, HEADER_SIZE)
+    return _checked_header(_read_exactly(source, HEADER_SIZE))
+
+
+def _checked_header(header: bytes) -> bytes:
     if not header:
         raise IntegrityFailure("blob is empty: no callvault header")
     if len(header) < HEADER_SIZE or header[: len(MAGIC)] != MAGIC:
@@ -243,3 +247,104 @@ def _chunks(source: BinaryIO, aead: AESGCM, header: bytes) -> Iterator[bytes]:
             return
         index += 1
         yield plaintext
+
+
+# -- ranged reads --------------------------------------------------------------------------
+# Every chunk but the last holds exactly CHUNK_SIZE plaintext bytes, so the chunks covering a
+# plaintext byte range, and where they lie in the stored blob, follow from arithmetic alone.
+
+
+def plaintext_size(stored_size: int) -> int:
+    """Plaintext bytes of a blob that is ``stored_size`` bytes long, from the layout alone.
+
+    Not authenticated by itself: a blob cut or extended in storage gives a wrong size, and
+    then reading the chunk this size calls final fails (``decrypt_range`` checks the final
+    flag whenever a range reaches the end). Raises ``IntegrityFailure`` for a length no
+    blob can have (shorter than a header and an empty final chunk, or a final chunk
+    shorter than its tag).
+    """
+    body = stored_size - HEADER_SIZE
+    full, last = divmod(body, SEALED_CHUNK_SIZE)
+    if body < TAG_SIZE or last < TAG_SIZE:
+        raise IntegrityFailure(
+            f"blob of {stored_size} bytes is truncated: it cannot end with a final chunk"
+        )
+    return full * CHUNK_SIZE + last - TAG_SIZE
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkSpan:
+    """The sealed chunks that hold plaintext bytes ``start`` to ``end`` (exclusive).
+
+    ``first``..``last`` are chunk indexes (inclusive); ``final`` says ``last`` is the blob's
+    final chunk (its nonce carries the last-chunk flag). ``offset`` and ``length`` locate
+    those chunks in the stored blob, after the header.
+    """
+
+    start: int
+    end: int
+    first: int
+    last: int
+    final: bool
+    offset: int
+    length: int
+
+
+def chunk_span(stored_size: int, start: int, end: int) -> ChunkSpan:
+    """The chunks of a ``stored_size``-byte blob covering plaintext ``[start, end)``.
+
+    A range that reaches the end of the plaintext always includes the final chunk, even
+    when that chunk is empty (plaintext a multiple of CHUNK_SIZE), so reading it checks the
+    final flag and a truncated blob cannot pass for a whole one. ``BadInput(field="range")``
+    unless ``0 <= start < end <= plaintext_size(stored_size)``.
+    """
+    size = plaintext_size(stored_size)
+    if not 0 <= start < end <= size:
+        raise BadInput(
+            f"byte range {start}-{end - 1} is outside the {size}-byte plaintext", field="range"
+        )
+    final_index = (stored_size - HEADER_SIZE) // SEALED_CHUNK_SIZE
+    first = start // CHUNK_SIZE
+    last = final_index if end == size else (end - 1) // CHUNK_SIZE
+    offset = HEADER_SIZE + first * SEALED_CHUNK_SIZE
+    stop = min(HEADER_SIZE + (last + 1) * SEALED_CHUNK_SIZE, stored_size)
+    return ChunkSpan(start, end, first, last, last == final_index, offset, stop - offset)
+
+
+def decrypt_range(
+    header: bytes, chunks: BinaryIO, data_key: bytes, aad: bytes, span: ChunkSpan
+) -> Iterator[bytes]:
+    """Verify and decrypt the plaintext ``span.start``..``span.end`` of a blob.
+
+    ``header`` is the blob's first ``HEADER_SIZE`` bytes; ``chunks`` yields the stored bytes
+    from ``span.offset`` for ``span.length`` bytes. Each chunk is authenticated under its own
+    index (and the final flag for the final chunk) before any of it is yielded, trimmed to
+    the range; so a chunk moved, swapped or taken from another blob fails as in
+    ``decrypt_stream``. Header errors raise here, before the first chunk; later chunks raise
+    ``IntegrityFailure`` when reached. ``chunks`` is not closed.
+    """
+    _check_key(data_key)
+    aead = _subkey(data_key, _checked_header(header)[len(MAGIC) + 1 :], aad)
+    return _range_chunks(chunks, aead, header, span)
+
+
+def _range_chunks(
+    source: BinaryIO, aead: AESGCM, header: bytes, span: ChunkSpan
+) -> Iterator[bytes]:
+    for index in range(span.first, span.last + 1):
+        last = span.final and index == span.last
+        sealed = _read_exactly(source, SEALED_CHUNK_SIZE)
+        # A full chunk cannot be final and a short one must be: anything else was cut.
+        if len(sealed) < TAG_SIZE or (len(sealed) < SEALED_CHUNK_SIZE) != last:
+            raise IntegrityFailure(f"blob is truncated or altered at chunk {index}")
+        try:
+            plaintext = aead.decrypt(_nonce(index, last), sealed, header)
+        except InvalidTag:
+            raise IntegrityFailure(
+                f"blob chunk {index} failed authentication: wrong key, wrong blob name, "
+                "or the stored bytes were modified, truncated or reordered"
+            ) from None
+        at = index * CHUNK_SIZE
+        piece = plaintext[max(span.start - at, 0) : max(span.end - at, 0)]
+        if piece:
+            yield piece

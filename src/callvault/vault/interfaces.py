@@ -106,6 +106,13 @@ class BlobLocked(Refused):
         self.legal_hold = legal_hold
 
 
+def validate_byte_range(start: int, end: int) -> tuple[int, int]:
+    """Return ``(start, end)`` if ``0 <= start <= end`` (ints), else ``BadInput(field="range")``."""
+    if not (isinstance(start, int) and isinstance(end, int) and 0 <= start <= end):
+        raise BadInput(f"byte range {start!r} to {end!r} must have 0 <= start <= end", "range")
+    return start, end
+
+
 @dataclass(frozen=True)
 class WrappedKey:
     """A data key sealed under a key-encryption key (KEK); safe to store in the database."""
@@ -177,6 +184,17 @@ class BlobStore(Protocol):
 
     def open(self, name: str) -> BinaryIO:
         """Open ``name`` for reading; raise ``NotFound`` when it does not exist."""
+        ...
+
+    def size(self, name: str) -> int:
+        """How many bytes ``name`` holds as stored; raise ``NotFound`` when it does not exist."""
+        ...
+
+    def open_range(self, name: str, start: int, end: int) -> BinaryIO:
+        """Open stored bytes ``start`` to ``end`` (exclusive) of ``name`` for reading, fewer
+        where the blob is shorter; only those bytes are fetched (a seek, an HTTP Range GET).
+        ``NotFound`` when it does not exist; ``BadInput(field="range")`` unless
+        ``0 <= start <= end``."""
         ...
 
     def delete(self, name: str) -> bool:

@@ -38,7 +38,12 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from callvault.errors import BadInput, ConfigError, NotFound
-from callvault.vault.interfaces import BlobLocked, validate_blob_name, validate_retain_until
+from callvault.vault.interfaces import (
+    BlobLocked,
+    validate_blob_name,
+    validate_byte_range,
+    validate_retain_until,
+)
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
@@ -465,6 +470,37 @@ class S3BlobStore:
             except ClientError as error:
                 if _code(error) in _NOT_FOUND:
                     raise NotFound(f"blob {name!r} not found", field="blob_name") from None
+                raise
+        return io.BufferedReader(_BodyReader(response["Body"]), buffer_size=READ_BUFFER)
+
+    def size(self, name: str) -> int:
+        """Stored bytes of blob ``name`` (one HEAD); ``NotFound`` if absent."""
+        key = self._location.key_for(name)
+        with self._errors():
+            try:
+                head = self._client.head_object(Bucket=self._location.bucket, Key=key)
+            except ClientError as error:
+                if _code(error) in _NOT_FOUND:
+                    raise NotFound(f"blob {name!r} not found", field="blob_name") from None
+                raise
+        return head["ContentLength"]
+
+    def open_range(self, name: str, start: int, end: int) -> BinaryIO:
+        """Bytes ``start`` to ``end`` (exclusive) of blob ``name``: one Range GET, streamed."""
+        key = self._location.key_for(name)
+        start, end = validate_byte_range(start, end)
+        if start == end:
+            return io.BytesIO()  # HTTP cannot ask for zero bytes
+        with self._errors():
+            try:
+                response = self._client.get_object(
+                    Bucket=self._location.bucket, Key=key, Range=f"bytes={start}-{end - 1}"
+                )
+            except ClientError as error:
+                if _code(error) in _NOT_FOUND:
+                    raise NotFound(f"blob {name!r} not found", field="blob_name") from None
+                if _code(error) == "InvalidRange":
+                    return io.BytesIO()  # starts past the end: no bytes, as for a file
                 raise
         return io.BufferedReader(_BodyReader(response["Body"]), buffer_size=READ_BUFFER)
 

@@ -38,6 +38,14 @@ def _closing(chunks: Iterator[bytes], source: BinaryIO) -> Generator[bytes, None
         source.close()
 
 
+def _read_header(source: BinaryIO) -> bytes:
+    try:
+        return source.read(crypto.HEADER_SIZE)
+    except BaseException:
+        source.close()
+        raise
+
+
 class Vault:
     """Encrypts into and decrypts out of a blob store; wraps data keys with a ``KeyWrapper``.
 
@@ -115,6 +123,59 @@ class Vault:
         source = self._blobs.open(name)
         try:
             chunks = decrypt_stream(source, data_key, name.encode())
+        except BaseException:
+            source.close()
+            raise
+        return _closing(chunks, source)
+
+    def stored_size(self, name: str) -> int:
+        """Bytes blob ``name`` takes in the store (a stat or HEAD; nothing is decrypted)."""
+        return self._blobs.size(validate_blob_name(name))
+
+    def plaintext_size(self, name: str, *, stored_size: int | None = None) -> int:
+        """Plaintext bytes of blob ``name``, from its stored length and the chunk layout.
+
+        Nothing is decrypted, so this is not authenticated on its own: a ``read_range``
+        that reaches this end checks the final chunk. Pass ``stored_size`` (from
+        ``stored_size``) to skip the lookup.
+        """
+        if stored_size is None:
+            stored_size = self.stored_size(name)
+        return crypto.plaintext_size(stored_size)
+
+    def read_range(
+        self,
+        name: str,
+        data_key: bytes,
+        start: int,
+        end: int | None = None,
+        *,
+        stored_size: int | None = None,
+    ) -> Generator[bytes, None, None]:
+        """Decrypt plaintext bytes ``start`` to ``end`` (exclusive; None: to the end).
+
+        Only the chunks covering the range are fetched and decrypted, each authenticated
+        under its position before it is yielded, trimmed to the range; a range that
+        reaches the end also checks the final chunk, so a truncated blob fails. Header and
+        range errors (``BadInput(field="range")`` for a range outside the plaintext) raise
+        here, before the first chunk; ``IntegrityFailure`` may come later, as in ``read``.
+        ``stored_size`` (from ``stored_size``) spares a lookup.
+        """
+        name = validate_blob_name(name)
+        if stored_size is None:
+            stored_size = self._blobs.size(name)
+        size = crypto.plaintext_size(stored_size)
+        span = crypto.chunk_span(stored_size, start, size if end is None else end)
+        if span.first == 0:
+            # Header and chunks are contiguous: one read (one GET on S3) for both.
+            source = self._blobs.open_range(name, 0, span.offset + span.length)
+            header = _read_header(source)
+        else:
+            with self._blobs.open_range(name, 0, crypto.HEADER_SIZE) as head:
+                header = head.read()
+            source = self._blobs.open_range(name, span.offset, span.offset + span.length)
+        try:
+            chunks = crypto.decrypt_range(header, source, data_key, name.encode(), span)
         except BaseException:
             source.close()
             raise

@@ -13,7 +13,19 @@ from callvault import __version__
 from callvault.bootstrap import Services
 from callvault.errors import CallvaultError
 from callvault.web.metrics import IngestCounter
-from callvault.web.routes import ingest, operations
+from callvault.web.routes import (
+    audit,
+    disclosures,
+    grants,
+    ingest,
+    oidc,
+    operations,
+    oversight,
+    playback,
+    recordings,
+    session,
+    users,
+)
 
 
 def create_app(services: Services) -> FastAPI:
@@ -26,6 +38,7 @@ def create_app(services: Services) -> FastAPI:
     async def _callvault_error(_request: Request, exc: CallvaultError) -> JSONResponse:
         return JSONResponse(exc.as_dict(), status_code=exc.http_status)
 
-    for module in (operations, ingest):
+    routers = (operations, ingest, grants, recordings, users, audit, session, oidc, oversight)
+    for module in (*routers, playback, disclosures):
         app.include_router(module.router)
     return app

@@ -1,7 +1,9 @@
 """Every route declares its action; one dependency enforces it (deny by default).
 
-Who is asking comes from ``current_actor``: a service account's bearer token today; the
-sign-in module adds people's sessions.
+Who is asking comes from ``current_actor``: a service account's bearer token, or a person's
+session cookie (``access.sessions``). A cookie is sent by the browser on its own, so an unsafe
+request it authenticates must also carry the session's CSRF token; a bearer token is never
+sent on its own, so it needs none.
 """
 
 from __future__ import annotations
@@ -14,11 +16,16 @@ from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
 
 from callvault.access.actions import ACTIONS, PUBLIC
+from callvault.access.sessions import ANONYMOUS, CSRF_HEADER
+from callvault.access.signin import SignInService
 from callvault.bootstrap import Services
 from callvault.context import Actor, RequestContext
+from callvault.db import transaction
 from callvault.errors import Refused
 
 ACTION_KEY = "x-callvault-action"
+# Methods that must not change anything, so a cross-site request gains nothing by them.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def services_of(request: Request) -> Services:
@@ -36,9 +43,35 @@ def bearer_actor(request: Request) -> Actor | None:
     return services_of(request).access.actor_for_token(token.strip())
 
 
+def signin_of(request: Request) -> SignInService:
+    """The app's sign-in service, built on first use (tests set ``app.state.signin`` to one
+    with their own clock)."""
+    signin: SignInService | None = getattr(request.app.state, "signin", None)
+    if signin is None:
+        signin = SignInService.for_services(services_of(request))
+        request.app.state.signin = signin
+    return signin
+
+
+def session_actor(request: Request) -> Actor | None:
+    """The person whose session cookie came with the request; CSRF checked when unsafe."""
+    sessions = signin_of(request).sessions
+    cookie = request.cookies.get(sessions.rules.cookie_name)
+    if cookie is None:
+        return None
+    live = sessions.resolve(RequestContext(actor=ANONYMOUS, origin=origin_of(request)), cookie)
+    if request.method not in SAFE_METHODS:
+        ctx = RequestContext(actor=live.actor, origin=origin_of(request))
+        sent = request.headers.get(CSRF_HEADER)
+        sessions.check_csrf(ctx, live, sent, request.method, request.url.path)
+    request.state.session = live
+    return live.actor
+
+
 def current_actor(request: Request) -> Actor | None:
-    """The signed-in actor, or None for an anonymous client."""
-    return bearer_actor(request)
+    """The signed-in actor, or None for an anonymous client. A bearer token wins over a
+    cookie: a script that names its token means that account."""
+    return bearer_actor(request) or session_actor(request)
 
 
 def declares(action: str) -> dict[str, Any]:
@@ -50,7 +83,10 @@ def declares(action: str) -> dict[str, Any]:
         if PUBLIC in ACTIONS[action]:
             return None
         actor = current_actor(request)
-        services_of(request).permissions.require(actor, action)
+        services = services_of(request)
+        if actor is not None and not services.permissions.allowed(actor, action):
+            audit_refusal(services, RequestContext(actor, origin_of(request)), action, request)
+        services.permissions.require(actor, action)
         request.state.actor = actor
         return actor
 
@@ -58,11 +94,30 @@ def declares(action: str) -> dict[str, Any]:
     return {"openapi_extra": {ACTION_KEY: action}, "dependencies": [Depends(dependency)]}
 
 
+def audit_refusal(services: Services, ctx: RequestContext, action: str, request: Request) -> None:
+    """A known actor refused an action: audited (committed) before the 403 goes out.
+    Anonymous refusals are not: a scanner would fill the trail with nothing to review."""
+    with transaction(services.engine) as conn:
+        services.audit.append(
+            conn,
+            ctx,
+            "access.refused",
+            object_type="action",
+            object_id=action,
+            details={"why": f"{ctx.actor.name} may not do {action}", "field": "actor",
+                     "method": request.method, "path": request.url.path[:200]},
+        )  # fmt: skip
+
+
 def request_context(request: Request) -> RequestContext:
     """The context for a service call made by an authorised route."""
     actor: Actor = request.state.actor
+    return RequestContext(actor=actor, origin=origin_of(request))
+
+
+def origin_of(request: Request) -> str:
     client = request.client.host if request.client else "unknown"
-    return RequestContext(actor=actor, origin=f"api:{client}")
+    return f"api:{client}"
 
 
 def api_routes(routes: Sequence[BaseRoute]) -> Iterator[APIRoute]:

@@ -44,7 +44,7 @@ async def search_recordings(
     results = await run_in_threadpool(
         search_as,
         services.engine,
-        services.audit,
+        services.audit_batch,
         services.permissions,
         request_context(request),
         terms.query(),

@@ -1,0 +1,364 @@
+"""The authorisation matrix: every route x every role x every grant state.
+
+The expectations below are written out by hand from the policy's promises (who may hear
+audio, separation of duties, second approval), not derived from ``access.actions``, so a
+wrong entry in the registry or a missing check in a service makes this test fail. Each cell
+is classed as ALLOW (2xx), DENY (401/403) or OTHER (404/409/416/422: the route ran its checks
+and found the request wrong); the test fails on any cell that differs, an unexpected allow
+above all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from access.access_helpers import record
+from callvault.access.grants import Grant, GrantService
+from callvault.bootstrap import Services
+from callvault.context import RequestContext, system_context
+from callvault.web.app import create_app
+from callvault.web.security import ACTION_KEY, api_routes
+from web_people import PASSWORD, sign_in
+
+ALLOW, DENY, OTHER = "allow", "deny", "other"
+# One person per role, by username; "pbx" is a service account, "anon" is nobody.
+PEOPLE = {
+    "adv": "advisor",
+    "tl": "team_leader",
+    "am": "authorised_manager",
+    "co": "complaints_officer",
+    "so": "safety_officer",
+    "dpo": "dpo",
+    "aud": "auditor",
+    "adm": "administrator",
+}
+CALLERS = ("anon", "pbx", *PEOPLE)
+LISTENERS = frozenset({"tl", "am", "co", "so", "dpo"})
+# A purpose each listener may use for the parking call, and its case reference.
+OWN_PURPOSE = {
+    "tl": ("quality", "QA-2026-0001"),
+    "am": ("complaint", "CMP-2026-0001"),
+    "co": ("complaint", "CMP-2026-0002"),
+    "so": ("staff_safety", "SAF-2026-0001"),
+    "dpo": ("subject_access", "SAR-2026-0001"),
+}
+# A purpose needing a second person, for the pending state (none for the others).
+PENDING_PURPOSE = {
+    "am": ("crime", "CRM-2026-0001"),
+    "co": ("ombudsman", "LGO-2026-0001"),
+    "dpo": ("legal", "LEG-2026-0001"),
+}
+STATES = ("none", "pending", "approved", "expired", "revoked")
+# Routes that sign people in: public by design, each with its own tests (test_web_session,
+# test_web_oidc); a matrix cell there would test the credentials, not the authorisation.
+SIGN_IN_ROUTES = {("POST", "/api/v1/session"), ("GET", "/auth/oidc/login"),
+                  ("GET", "/auth/oidc/callback")}  # fmt: skip
+
+
+@dataclass
+class World:
+    services: Services
+    clients: dict[str, TestClient]
+    recording: str
+    # grants[holder][state]: a grant of that holder's in that state (absent: unreachable).
+    grants: dict[str, dict[str, Grant]]
+    export_id: str
+
+
+@pytest.fixture
+def world(services: Services, ctx: RequestContext, call_wav: Path) -> Iterator[World]:
+    admin = system_context("test")
+    for name, role in PEOPLE.items():
+        services.access.add_person(admin, name, role, PASSWORD)
+    services.access.add_person(admin, "am2", "authorised_manager", PASSWORD)
+    token = services.access.add_service(admin, "pbx")
+    recording = record(services, ctx, call_wav, "matrix-1", agent="adv")
+    app = create_app(services)
+    clients = {name: TestClient(app, base_url="https://testserver") for name in CALLERS}
+    clients["pbx"].headers["Authorization"] = f"Bearer {token}"
+    for name in PEOPLE:
+        sign_in(clients[name], services, name)
+    grants = {name: _grants_in_each_state(services, name, recording) for name in LISTENERS}
+    export = clients["am"].post(f"/api/v1/grants/{grants['am']['approved'].id}/export")
+    assert export.status_code == 200, export.text
+    yield World(services, clients, recording, grants, export.headers["X-Export-Id"])
+    for client in clients.values():
+        client.close()
+
+
+def _grants_in_each_state(services: Services, name: str, recording: str) -> dict[str, Grant]:
+    made = {
+        state: _grant_in(services, name, recording, state, *OWN_PURPOSE[name])
+        for state in ("approved", "revoked", "expired")
+    }
+    if name in PENDING_PURPOSE:
+        made["pending"] = _grant_in(services, name, recording, "pending", *PENDING_PURPOSE[name])
+    return made
+
+
+def _grant_in(
+    services: Services, holder: str, recording: str, state: str, purpose: str, case: str
+) -> Grant:
+    """A new grant of ``holder``'s in ``state`` (a second person approves where needed)."""
+    ctx = RequestContext(actor=services.access.person(holder), origin="test")
+    # Expired: asked for (and approved) three weeks ago, by a flow whose clock says so.
+    then = datetime.now(UTC) - timedelta(days=21)
+    flow = services.grants if state != "expired" else GrantService(
+        services.engine, services.audit, services.policy.policy, services.catalog,
+        services.permissions, clock=lambda: then,
+    )  # fmt: skip
+    grant = flow.request(ctx, [recording], purpose, case)
+    if grant.status == "pending" and state != "pending":
+        second = "dpo" if holder != "dpo" else "am"
+        other = RequestContext(actor=services.access.person(second), origin="test")
+        grant = flow.approve(other, grant.id)
+    if state == "revoked":
+        grant = flow.revoke(ctx, grant.id, "matrix")
+    return grant
+
+
+# -- the calls: (method, path) -> how to make the request for one caller and grant state ----
+Call = Callable[[World, str, str], httpx.Response]
+
+
+def _own(world: World, who: str, state: str) -> str:
+    """The id of ``who``'s grant in ``state`` (the manager's if they have none)."""
+    if state == "none":
+        return "f" * 32
+    holder = who if who in world.grants else "am"
+    grant = world.grants[holder].get(state) or world.grants["am"][state]
+    return grant.id
+
+
+def _fresh_own(world: World, who: str, state: str) -> str:
+    """As ``_own``, but a new grant: the call may change it (revoking)."""
+    if state == "none":
+        return "f" * 32
+    holder = who if who in world.grants and state in world_states(who) else "am"
+    purpose = (PENDING_PURPOSE if state == "pending" else OWN_PURPOSE)[holder]
+    return _grant_in(world.services, holder, world.recording, state, *purpose).id
+
+
+def _decidable(world: World, _who: str, state: str) -> str:
+    """A new crime grant of a second manager's in ``state``, for ``_who`` to decide."""
+    if state == "none":
+        return "f" * 32
+    made = _grant_in(world.services, "am2", world.recording, state, "crime", "CRM-2026-0099")
+    return made.id
+
+
+def _get(path: str) -> Call:
+    return lambda w, who, _s: w.clients[who].get(path)
+
+
+CALLS: dict[tuple[str, str], Call] = {
+    ("GET", "/health"): _get("/health"),
+    ("GET", "/ready"): _get("/ready"),
+    ("GET", "/metrics"): _get("/metrics"),
+    ("GET", "/"): _get("/"),
+    ("POST", "/api/v1/ingest"): lambda w, who, _s: w.clients[who].post(
+        "/api/v1/ingest", content=b"", headers={"Callvault-Meta": "e30"}
+    ),
+    ("GET", "/api/v1/session"): _get("/api/v1/session"),
+    ("DELETE", "/api/v1/session"): lambda w, who, _s: w.clients[who].request(
+        "OPTIONS",
+        "/api/v1/session",  # replaced below: signing out would end the session
+    ),
+    ("GET", "/api/v1/recordings"): _get("/api/v1/recordings?line=parking"),
+    ("POST", "/api/v1/grants"): lambda w, who, _s: w.clients[who].post(
+        "/api/v1/grants",
+        json={
+            "recording_ids": [w.recording],
+            "purpose": OWN_PURPOSE.get(who, ("complaint",))[0],
+            "case_ref": OWN_PURPOSE.get(who, ("", "CMP-2026-0005"))[1],
+        },
+    ),
+    ("GET", "/api/v1/grants"): _get("/api/v1/grants"),
+    ("POST", "/api/v1/grants/{grant_id}/approve"): lambda w, who, s: w.clients[who].post(
+        f"/api/v1/grants/{_decidable(w, who, s)}/approve"
+    ),
+    ("POST", "/api/v1/grants/{grant_id}/deny"): lambda w, who, s: w.clients[who].post(
+        f"/api/v1/grants/{_decidable(w, who, s)}/deny"
+    ),
+    ("POST", "/api/v1/grants/{grant_id}/revoke"): lambda w, who, s: w.clients[who].post(
+        f"/api/v1/grants/{_fresh_own(w, who, s)}/revoke", json={"reason": "matrix"}
+    ),
+    ("GET", "/api/v1/recordings/{recording_id}/audio"): lambda w, who, s: w.clients[who].get(
+        f"/api/v1/recordings/{w.recording}/audio?grant={_own(w, who, s)}",
+        headers={"Range": "bytes=0-99"},
+    ),
+    ("POST", "/api/v1/grants/{grant_id}/export"): lambda w, who, s: w.clients[who].post(
+        f"/api/v1/grants/{_own(w, who, s)}/export"
+    ),
+    ("POST", "/api/v1/disclosures"): lambda w, who, _s: w.clients[who].post(
+        "/api/v1/disclosures",
+        json={
+            "export_id": w.export_id,
+            "recipient": "A. Investigator",
+            "organisation": "LGSCO",
+            "reason": "ombudsman case",
+            "method": "secure_email",
+            "sent_on": datetime.now(UTC).date().isoformat(),
+        },
+    ),
+    ("GET", "/api/v1/disclosures"): _get("/api/v1/disclosures"),
+    ("GET", "/api/v1/users"): _get("/api/v1/users"),
+    ("POST", "/api/v1/users"): lambda w, who, s: w.clients[who].post(
+        "/api/v1/users", json={"username": f"new-{who}-{s}", "role": "advisor"}
+    ),
+    ("POST", "/api/v1/service-accounts"): lambda w, who, s: w.clients[who].post(
+        "/api/v1/service-accounts", json={"username": f"svc-{who}-{s}"}
+    ),
+    ("POST", "/api/v1/users/{username}/disable"): lambda w, who, _s: w.clients[who].post(
+        "/api/v1/users/am2/disable"
+    ),
+    ("GET", "/api/v1/audit"): _get("/api/v1/audit?limit=5"),
+    ("GET", "/api/v1/audit/verify"): _get("/api/v1/audit/verify"),
+    ("GET", "/api/v1/policy"): _get("/api/v1/policy"),
+    ("GET", "/api/v1/reports/access-review"): _get("/api/v1/reports/access-review"),
+    ("GET", "/api/v1/alerts/bulk-access"): _get("/api/v1/alerts/bulk-access"),
+}
+# Signing out would end the sessions the other cells use: test_sign_out_cell checks it last.
+SIGN_OUT = ("DELETE", "/api/v1/session")
+
+EVERYONE = frozenset(CALLERS)
+SIGNED_IN = EVERYONE - {"anon"}
+
+
+def expected(route: tuple[str, str], who: str, state: str) -> str:
+    """What the policy promises for one cell."""
+    path = route[1]
+    by_role: dict[tuple[str, str], frozenset[str]] = {
+        ("GET", "/health"): EVERYONE,
+        ("GET", "/ready"): EVERYONE,
+        ("GET", "/metrics"): EVERYONE,
+        ("GET", "/"): EVERYONE,
+        ("GET", "/api/v1/session"): SIGNED_IN,
+        ("GET", "/api/v1/recordings"): LISTENERS,
+        ("POST", "/api/v1/grants"): LISTENERS,
+        ("GET", "/api/v1/grants"): LISTENERS | {"adv"},
+        ("GET", "/api/v1/disclosures"): frozenset({"dpo", "aud"}),
+        ("POST", "/api/v1/disclosures"): frozenset({"am"}),  # who made the export
+        ("GET", "/api/v1/users"): frozenset({"adm"}),
+        ("POST", "/api/v1/users"): frozenset({"adm"}),
+        ("POST", "/api/v1/service-accounts"): frozenset({"adm"}),
+        ("POST", "/api/v1/users/{username}/disable"): frozenset({"adm"}),
+        ("GET", "/api/v1/audit"): frozenset({"aud", "dpo"}),
+        ("GET", "/api/v1/audit/verify"): frozenset({"aud", "dpo"}),
+        ("GET", "/api/v1/policy"): frozenset({"adm", "dpo", "aud"}),
+        ("GET", "/api/v1/reports/access-review"): frozenset({"adm", "dpo", "aud"}),
+        ("GET", "/api/v1/alerts/bulk-access"): frozenset({"dpo"}),
+    }
+    if route in by_role:
+        return ALLOW if who in by_role[route] else DENY
+    if route == ("POST", "/api/v1/ingest"):
+        return OTHER if who == "pbx" else DENY  # allowed, then the empty body is bad input
+    if path.endswith(("/approve", "/deny")):
+        # Another person's grant, decided only by a role that may use its purpose (crime:
+        # authorised managers and the DPO); only a pending grant can be decided.
+        if who not in LISTENERS:
+            return DENY
+        if state == "none":
+            return OTHER  # no such grant: 404 (audited)
+        if who not in {"am", "dpo"}:
+            return DENY
+        return ALLOW if state == "pending" else OTHER
+    if path.endswith("/revoke"):
+        if who not in LISTENERS:
+            return DENY
+        if state == "none":
+            return OTHER
+        if state not in world_states(who):
+            return DENY  # another's pending crime grant: not a purpose their role may use
+        return OTHER if state == "revoked" else ALLOW
+    if path.endswith("/audio") or path.endswith("/export"):
+        if who not in LISTENERS:
+            return DENY
+        if state == "none":
+            return DENY  # no such grant: refused like any grant that does not fit
+        if state != "approved" or state not in world_states(who):
+            return DENY
+        if path.endswith("/export") and who == "tl":
+            return DENY  # quality monitoring never leaves the system
+        return ALLOW
+    raise AssertionError(f"no expectation for {route}")
+
+
+def world_states(who: str) -> set[str]:
+    """The grant states ``who`` holds a grant in."""
+    if who not in LISTENERS:
+        return set()
+    return {"approved", "revoked", "expired"} | ({"pending"} if who in PENDING_PURPOSE else set())
+
+
+def classify(response: httpx.Response) -> str:
+    if 200 <= response.status_code < 300:
+        return ALLOW
+    if response.status_code in (401, 403):
+        return DENY
+    assert response.status_code < 500, response.text
+    return OTHER
+
+
+GRANT_ROUTES = {route for route in CALLS if "{grant_id}" in route[1] or "audio" in route[1]}
+
+
+def test_every_route_is_in_the_matrix(services: Services) -> None:
+    app = create_app(services)
+    routes = {
+        (method, route.path)
+        for route in api_routes(app.routes)
+        for method in route.methods or ()
+        if method != "HEAD"
+    }
+    assert routes == set(CALLS) | SIGN_IN_ROUTES | {SIGN_OUT}
+    for route in api_routes(app.routes):
+        assert (route.openapi_extra or {}).get(ACTION_KEY)
+
+
+def test_authorisation_matrix(world: World) -> None:
+    unexpected: list[str] = []
+    cells = 0
+    for route, call in CALLS.items():
+        states = STATES if route in GRANT_ROUTES else ("none",)
+        for state in states:
+            for who in CALLERS:
+                want = expected(route, who, state)
+                got = classify(call(world, who, state))
+                cells += 1
+                if got != want:
+                    unexpected.append(f"{route} {who} {state}: wanted {want}, got {got}")
+    assert not unexpected, "\n".join(unexpected)
+    assert cells >= 450  # 10 callers x (21 routes + 5 grant routes x 5 states)
+    assert world.services.audit.verify().ok
+
+
+def test_refusals_are_audited_and_change_nothing(world: World) -> None:
+    before = world.services.audit.count()
+    response = world.clients["adm"].get(
+        f"/api/v1/recordings/{world.recording}/audio?grant={_own(world, 'am', 'approved')}"
+    )
+    assert response.status_code == 403
+    assert "adm" in response.json()["error"]
+    (entry,) = world.services.audit.show(after=before, limit=10)
+    assert entry["action"] == "access.refused" and entry["actor"] == "adm"
+
+
+def test_sign_out_cell(world: World) -> None:
+    for who in CALLERS:
+        client = world.clients[who]
+        response = client.delete("/api/v1/session")
+        if who == "anon":
+            assert response.status_code in (401, 403)
+        elif who == "pbx":
+            assert response.status_code == 422  # tokens don't sign in, so can't sign out
+        else:
+            assert response.status_code == 200, response.text
+            assert client.get("/api/v1/session").status_code in (401, 403)
