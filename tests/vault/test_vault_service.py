@@ -201,7 +201,9 @@ def test_streaming_200_mb_keeps_memory_flat(vault: Vault) -> None:
         f"200 MiB: traced peak {peak_traced / 2**10:.0f} KiB, "
         f"RSS growth {(peak_rss - baseline) / 2**20:.1f} MiB, {elapsed:.2f} s"
     )
-    assert peak_traced < 1 * 2**20  # a few 64 KiB chunks, never the stream
+    # A few 64 KiB chunks, never the 200 MiB stream. tracemalloc also counts whatever other
+    # threads of this test process allocate meanwhile (seen: 4 MiB under xdist), hence 8 MiB.
+    assert peak_traced < 8 * 2**20
     assert peak_rss - baseline < 32 * 2**20
 
 

@@ -167,10 +167,6 @@ CALLS: dict[tuple[str, str], Call] = {
         "/api/v1/ingest", content=b"", headers={"Callvault-Meta": "e30"}
     ),
     ("GET", "/api/v1/session"): _get("/api/v1/session"),
-    ("DELETE", "/api/v1/session"): lambda w, who, _s: w.clients[who].request(
-        "OPTIONS",
-        "/api/v1/session",  # replaced below: signing out would end the session
-    ),
     ("GET", "/api/v1/recordings"): _get("/api/v1/recordings?line=parking"),
     ("POST", "/api/v1/grants"): lambda w, who, _s: w.clients[who].post(
         "/api/v1/grants",
