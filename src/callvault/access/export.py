@@ -31,7 +31,7 @@ from sqlalchemy import Engine, insert, update
 
 from callvault.access.export_signing import MANIFEST, SIGNATURE, ExportSigner, export_signer
 from callvault.access.grants import MAX_RECORDINGS, Grant, GrantService, check_id
-from callvault.access.playback import Player
+from callvault.access.playback import Player, copy_decrypted
 from callvault.access.register import export_recordings, exports
 from callvault.audit.service import AuditLog
 from callvault.catalog.model import Recording
@@ -264,15 +264,8 @@ def _write_zip(
 
 
 def _copy_audio(player: Player, vault: Vault, item: _Audio, sink: IO[bytes]) -> None:
-    digest = hashlib.sha256()
-    chunks = vault.read(item.recording.blob_name, player.data_key(item.recording.id))
-    try:
-        for chunk in chunks:
-            digest.update(chunk)
-            sink.write(chunk)
-    finally:
-        chunks.close()
-    if digest.hexdigest() != item.sha256:
+    key = player.data_key(item.recording.id)
+    if copy_decrypted(vault, item.recording.blob_name, key, sink) != item.sha256:
         # The stored blob changed between the two passes: the manifest would lie.
         raise IntegrityFailure(f"recording {item.recording.id} changed while it was exported")
 

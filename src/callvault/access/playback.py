@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import IO, Any, NoReturn
 
 import orjson
 from sqlalchemy import Connection, Engine, select
@@ -241,21 +241,27 @@ class Player:
 
 def _write(vault: Vault, blob_name: str, key: bytes, out_path: Path) -> dict[str, Any]:
     temp = out_path.with_name(f".{out_path.name}.{secrets.token_hex(6)}.part")
-    digest = hashlib.sha256()
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
     try:
         with os.fdopen(fd, "wb") as sink:
-            chunks = vault.read(blob_name, key)
-            try:
-                for chunk in chunks:
-                    digest.update(chunk)
-                    sink.write(chunk)
-            finally:
-                chunks.close()
+            sha256 = copy_decrypted(vault, blob_name, key, sink)
             sink.flush()
             os.fsync(sink.fileno())
         temp.replace(out_path)
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
-    return {"path": str(out_path), "sha256": digest.hexdigest()}
+    return {"path": str(out_path), "sha256": sha256}
+
+
+def copy_decrypted(vault: Vault, blob_name: str, key: bytes, sink: IO[bytes]) -> str:
+    """Decrypt ``blob_name`` into ``sink`` chunk by chunk; returns the plaintext's SHA-256."""
+    digest = hashlib.sha256()
+    chunks = vault.read(blob_name, key)
+    try:
+        for chunk in chunks:
+            digest.update(chunk)
+            sink.write(chunk)
+    finally:
+        chunks.close()
+    return digest.hexdigest()

@@ -233,13 +233,7 @@ def _chunks(source: BinaryIO, aead: AESGCM, header: bytes) -> Iterator[bytes]:
             raise IntegrityFailure(
                 f"blob is truncated: it ends after {index} chunks without its final chunk"
             )
-        try:
-            plaintext = aead.decrypt(_nonce(index, last), sealed, header)
-        except InvalidTag:
-            raise IntegrityFailure(
-                f"blob chunk {index} failed authentication: wrong key, wrong blob name, "
-                "or the stored bytes were modified, truncated or reordered"
-            ) from None
+        plaintext = _open_chunk(aead, index, last, sealed, header)
         if last:
             # _read_exactly returned short, so the source is at its end: nothing can trail.
             if plaintext:
@@ -337,14 +331,19 @@ def _range_chunks(
         # A full chunk cannot be final and a short one must be: anything else was cut.
         if len(sealed) < TAG_SIZE or (len(sealed) < SEALED_CHUNK_SIZE) != last:
             raise IntegrityFailure(f"blob is truncated or altered at chunk {index}")
-        try:
-            plaintext = aead.decrypt(_nonce(index, last), sealed, header)
-        except InvalidTag:
-            raise IntegrityFailure(
-                f"blob chunk {index} failed authentication: wrong key, wrong blob name, "
-                "or the stored bytes were modified, truncated or reordered"
-            ) from None
+        plaintext = _open_chunk(aead, index, last, sealed, header)
         at = index * CHUNK_SIZE
         piece = plaintext[max(span.start - at, 0) : max(span.end - at, 0)]
         if piece:
             yield piece
+
+
+def _open_chunk(aead: AESGCM, index: int, last: bool, sealed: bytes, header: bytes) -> bytes:
+    """One chunk's plaintext, authenticated against its position, finality and the header."""
+    try:
+        return aead.decrypt(_nonce(index, last), sealed, header)
+    except InvalidTag:
+        raise IntegrityFailure(
+            f"blob chunk {index} failed authentication: wrong key, wrong blob name, "
+            "or the stored bytes were modified, truncated or reordered"
+        ) from None
