@@ -25,12 +25,13 @@ import statistics
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 import orjson
 from sqlalchemy import Connection, Engine, func, select, text
 
 from callvault.access.actions import Permissions
+from callvault.access.refusals import record_refusal
 from callvault.access.store import users
 from callvault.audit.service import AuditLog
 from callvault.audit.store import audit_log
@@ -200,11 +201,13 @@ def record_new_alerts(
     return new
 
 
-def refuse(engine: Engine, audit: AuditLog, ctx: RequestContext, action: str) -> None:
+def refuse(engine: Engine, audit: AuditLog, ctx: RequestContext, action: str) -> NoReturn:
     """Audit that ``ctx.actor`` was refused ``action`` (committed on its own), then raise."""
-    with transaction(engine) as conn:
-        audit.append(conn, ctx, "access.refused", object_type="action", object_id=action)
-    raise Refused(f"{ctx.actor.name} ({ctx.actor.role or 'no role'}) may not do {action}", "actor")
+    record_refusal(
+        engine, audit, ctx,
+        Refused(f"{ctx.actor.name} ({ctx.actor.role or 'no role'}) may not do {action}", "actor"),
+        object_type="action", object_id=action,
+    )  # fmt: skip
 
 
 def roles_of(conn: Connection, people: Iterable[str]) -> dict[str, str]:

@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 from sqlalchemy import Connection, Engine, insert, select, update
 
 from callvault.access.actions import Permissions
+from callvault.access.refusals import record_refusal
 from callvault.access.store import grant_recordings, grants
 from callvault.audit.service import AuditLog
 from callvault.catalog.model import Recording
@@ -103,16 +104,10 @@ class GrantService:
         **details: Any,
     ) -> NoReturn:
         """Record the refusal (committed on its own) and raise ``error``."""
-        with transaction(self._engine) as conn:
-            self._audit.append(
-                conn,
-                ctx,
-                "access.refused",
-                object_type=object_type,
-                object_id=object_id,
-                details={"why": error.message, "field": error.field, **details},
-            )
-        raise error
+        record_refusal(
+            self._engine, self._audit, ctx, error,
+            object_type=object_type, object_id=object_id, **details,
+        )  # fmt: skip
 
     def require(
         self, ctx: RequestContext, action: str, object_id: str | None = None, **details: Any

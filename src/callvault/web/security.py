@@ -16,11 +16,11 @@ from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
 
 from callvault.access.actions import ACTIONS, PUBLIC
+from callvault.access.refusals import record_refusal
 from callvault.access.sessions import ANONYMOUS, CSRF_HEADER
 from callvault.access.signin import SignInService
 from callvault.bootstrap import Services
 from callvault.context import Actor, RequestContext
-from callvault.db import transaction
 from callvault.errors import Refused
 
 ACTION_KEY = "x-callvault-action"
@@ -97,16 +97,12 @@ def declares(action: str) -> dict[str, Any]:
 def audit_refusal(services: Services, ctx: RequestContext, action: str, request: Request) -> None:
     """A known actor refused an action: audited (committed) before the 403 goes out.
     Anonymous refusals are not: a scanner would fill the trail with nothing to review."""
-    with transaction(services.engine) as conn:
-        services.audit.append(
-            conn,
-            ctx,
-            "access.refused",
-            object_type="action",
-            object_id=action,
-            details={"why": f"{ctx.actor.name} may not do {action}", "field": "actor",
-                     "method": request.method, "path": request.url.path[:200]},
-        )  # fmt: skip
+    record_refusal(
+        services.engine, services.audit, ctx,
+        Refused(f"{ctx.actor.name} may not do {action}", "actor"),
+        object_type="action", object_id=action,
+        method=request.method, path=request.url.path[:200],
+    )  # fmt: skip
 
 
 def request_context(request: Request) -> RequestContext:
