@@ -267,6 +267,34 @@ def test_legal_hold_and_release_then_delete(vault: Vault, backend: Backend) -> N
     assert backend.everything() == []
 
 
+def test_delete_many_removes_them_all_and_tolerates_missing(vault: Vault, backend: Backend) -> None:
+    data_key = vault.new_data_key()
+    names = [f"rec/{n:02d}/audio.opus" for n in range(5)]
+    for name in names:
+        vault.write(name, data_key, b"to be purged")
+    vault.write("rec-keep", data_key, b"kept")
+    assert vault.delete_many([*names, "rec-never-written"]) == []
+    assert not any(vault.exists(name) for name in names)
+    assert vault.read_all("rec-keep", data_key) == b"kept"
+    assert vault.delete_many([]) == []
+    with pytest.raises(BadInput):
+        vault.delete_many(["../escape"])
+
+
+def test_delete_many_names_what_a_legal_hold_keeps(vault: Vault, backend: Backend) -> None:
+    data_key = vault.new_data_key()
+    vault.write("rec-20", data_key, b"held")
+    vault.write("rec-21", data_key, b"free")
+    vault.set_legal_hold("rec-20", True)
+    kept = vault.delete_many(["rec-20", "rec-21"])
+    assert kept == (["rec-20"] if vault.supports_object_lock else [])
+    assert not vault.exists("rec-21")
+    if vault.supports_object_lock:  # files cannot be held: it went with the rest
+        vault.set_legal_hold("rec-20", False)
+    assert vault.delete_many(["rec-20"]) == []
+    assert backend.everything() == []
+
+
 def test_retain_until_must_be_aware_and_future(vault: Vault, backend: Backend) -> None:
     data_key = vault.new_data_key()
     for bad in (datetime(2099, 1, 1), datetime.now(UTC) - timedelta(seconds=1)):

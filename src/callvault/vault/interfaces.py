@@ -7,7 +7,7 @@ through ``vault.service.Vault``, which encrypts every blob before a store sees i
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -203,6 +203,12 @@ class BlobStore(Protocol):
         Stores that keep versions remove every version they may. If Object Lock keeps some,
         the blob is hidden and ``BlobLocked`` is raised; calling again later removes the rest
         (and returns False, as the blob no longer exists)."""
+        ...
+
+    def delete_many(self, names: Sequence[str]) -> list[str]:
+        """Delete every blob in ``names`` (missing ones are fine), as ``delete`` would, but
+        durable once for the lot rather than once per blob; return the names an Object Lock
+        still keeps (hidden, deleted by a later call)."""
         ...
 
     def exists(self, name: str) -> bool:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -535,6 +535,17 @@ class S3BlobStore:
                     self._client.delete_object(Bucket=self._location.bucket, Key=key)
                 return existed
             return self._delete_versions(name, key)
+
+    def delete_many(self, names: Sequence[str]) -> list[str]:
+        """``delete`` each of ``names`` (every version it may); return those Object Lock
+        still keeps. One request set per blob: versions and locks are per object."""
+        kept = []
+        for name in names:
+            try:
+                self.delete(name)
+            except BlobLocked:
+                kept.append(name)
+        return kept
 
     def set_legal_hold(self, name: str, on: bool) -> None:
         """Place or lift a legal hold on every stored version of blob ``name``.

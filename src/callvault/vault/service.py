@@ -8,7 +8,7 @@ recording even where the blob store keeps copies (backups, object versions).
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import BinaryIO
@@ -190,6 +190,11 @@ class Vault:
         the wrapped key; this removes the ciphertext.) Raises ``BlobLocked`` when Object
         Lock keeps stored versions: the blob is hidden then, and a later call removes them."""
         return self._blobs.delete(name)
+
+    def delete_many(self, names: Sequence[str]) -> list[str]:
+        """Delete the blobs ``names``, flushed once for the lot; return those an Object Lock
+        still keeps (hidden now; a later call removes them)."""
+        return self._blobs.delete_many([validate_blob_name(n) for n in names])
 
     def set_legal_hold(self, name: str, on: bool) -> None:
         """Mirror a recording's legal hold onto blob ``name`` (a no-op on stores without
