@@ -7,7 +7,7 @@ delete or prune here, and the database refuses them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -25,6 +25,16 @@ CHECKPOINT_EVERY = 1000
 _FETCH_BATCH = 20_000
 # PostgreSQL advisory lock key for appending ("cvaudit" as an integer).
 _APPEND_LOCK = 0x6376617564697400 >> 8
+
+
+@dataclass(frozen=True, slots=True)
+class AuditAct:
+    """One act to record: what was done, to which object, with which details."""
+
+    action: str
+    object_type: str | None = None
+    object_id: str | None = None
+    details: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +73,19 @@ class AuditLog:
         details: dict[str, Any] | None = None,
     ) -> int:
         """Append one entry inside ``conn``'s transaction and return its sequence number."""
+        return self.append_many(conn, ctx, [AuditAct(action, object_type, object_id, details)])[0]
+
+    def append_many(
+        self, conn: Connection, ctx: RequestContext, acts: Sequence[AuditAct]
+    ) -> list[int]:
+        """Append ``acts`` in order inside ``conn``'s transaction; return their numbers.
+
+        The chain is the same as appending one by one; only the head is signed once, for the
+        last entry (and a checkpoint for every multiple of ``CHECKPOINT_EVERY`` passed), so
+        recording a purge of thousands of recordings costs one signature, not thousands.
+        """
+        if not acts:
+            return []
         if conn.dialect.name == "postgresql":
             # One appender at a time until commit, so concurrent acts never race for a sequence
             # number (SQLite's BEGIN IMMEDIATE already serialises writers).
@@ -70,44 +93,54 @@ class AuditLog:
         last = conn.execute(
             select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
         ).first()
-        seq = 1 if last is None else last.seq + 1
+        seq = 0 if last is None else last.seq
         prev_hash = GENESIS if last is None else last.hash
+        rows: list[dict[str, Any]] = []
+        checkpoints: list[dict[str, Any]] = []
         at = utc_now_iso()
-        entry = entry_text(
-            {
-                "at": at,
-                "actor": ctx.actor.name,
-                "operator": ctx.actor.operator,
-                "action": action,
-                "object_type": object_type,
-                "object_id": object_id,
-                "purpose": ctx.purpose,
-                "case_ref": ctx.case_ref,
-                "origin": ctx.origin,
-                "request_id": ctx.request_id,
-                "details": details or {},
-            }
-        )
-        hash_ = entry_hash(seq, prev_hash, entry)
-        conn.execute(
-            insert(audit_log).values(seq=seq, entry=entry, prev_hash=prev_hash, hash=hash_)
-        )
-        self._sign_head(conn, seq, hash_, at)
-        return seq
+        for act in acts:
+            seq += 1
+            at = utc_now_iso()
+            entry = entry_text(
+                {
+                    "at": at,
+                    "actor": ctx.actor.name,
+                    "operator": ctx.actor.operator,
+                    "action": act.action,
+                    "object_type": act.object_type,
+                    "object_id": act.object_id,
+                    "purpose": ctx.purpose,
+                    "case_ref": ctx.case_ref,
+                    "origin": ctx.origin,
+                    "request_id": ctx.request_id,
+                    "details": act.details or {},
+                }
+            )
+            hash_ = entry_hash(seq, prev_hash, entry)
+            rows.append({"seq": seq, "entry": entry, "prev_hash": prev_hash, "hash": hash_})
+            if seq % CHECKPOINT_EVERY == 0:
+                checkpoints.append(self._signed(seq, hash_, at))
+            prev_hash = hash_
+        conn.execute(insert(audit_log), rows)
+        if checkpoints:
+            conn.execute(insert(audit_checkpoints), checkpoints)
+        self._sign_head(conn, seq, prev_hash, at)
+        return [row["seq"] for row in rows]
 
-    def _sign_head(self, conn: Connection, seq: int, hash_: str, at: str) -> None:
-        signed = {
+    def _signed(self, seq: int, hash_: str, at: str) -> dict[str, Any]:
+        return {
             "seq": seq,
             "at": at,
             "hash": hash_,
             "key_id": self._signer.key_id,
             "signature": self._signer.sign(checkpoint_message(seq, hash_)),
         }
+
+    def _sign_head(self, conn: Connection, seq: int, hash_: str, at: str) -> None:
+        signed = self._signed(seq, hash_, at)
         replaced = conn.execute(update(audit_head).where(audit_head.c.id == 1).values(**signed))
         if replaced.rowcount == 0:
             conn.execute(insert(audit_head).values(id=1, **signed))
-        if seq % CHECKPOINT_EVERY == 0:
-            conn.execute(insert(audit_checkpoints).values(**signed))
 
     def verify(self) -> VerifyResult:
         """Recompute the whole chain, check every signed checkpoint and the signed head."""
