@@ -88,6 +88,8 @@ effective_date: 2026-11-01
 controller: The Council (example)
 dpo_contact: dpo@council.example
 notice_version: T1
+recipients:
+  - {id: courts, name: Courts, when: When a court orders it.}
 lines:
   - id: rent
     name: Rent

@@ -16,6 +16,7 @@ from callvault.policy.model import (
     NumberRange,
     Policy,
     Purpose,
+    Recipient,
     Retention,
     Role,
 )
@@ -31,8 +32,9 @@ KEY_SETS = {
     "ranges": sections.RANGE_KEYS,
     "purposes": sections.PURPOSE_KEYS,
     "roles": sections.ROLE_KEYS,
+    "recipients": sections.RECIPIENT_KEYS,
 }
-MODELS = [Policy, Line, Announcement, Retention, Exclusion, NumberRange, Purpose, Role]
+MODELS = [Policy, Line, Announcement, Retention, Exclusion, NumberRange, Purpose, Role, Recipient]
 
 
 def documented() -> set[str]:

@@ -104,3 +104,29 @@ def test_case_ref_patterns(example: Policy, purpose: str, good: list[str], bad: 
     pattern = re.compile(example.purpose(purpose).case_ref_pattern)
     assert all(pattern.match(ref) for ref in good)
     assert not any(pattern.match(ref) for ref in bad)
+
+
+def test_recipients_cover_every_purpose_that_leaves_the_council(example: Policy) -> None:
+    """The seed names ombudsman investigations, law enforcement, courts, fraud partners and
+    processors; each is tied to the purposes under which it receives recordings."""
+    by_id = {recipient.id: recipient for recipient in example.recipients}
+    assert set(by_id) == {
+        "lgsco", "housing_ombudsman", "police", "courts", "regulators", "fraud_partners",
+        "processors",
+    }  # fmt: skip
+    assert by_id["lgsco"].name == "Local Government and Social Care Ombudsman"
+    assert by_id["processors"].purposes == ()  # under any purpose, on our instructions
+    assert "crime" in by_id["police"].purposes
+    # Complaints stay inside the council; subject access goes to the requester, who is the
+    # data subject, not a recipient; quality and training never leave the system.
+    outside = {
+        purpose.id: {r.id for r in example.recipients if r.purposes and r.receives_for(purpose.id)}
+        for purpose in example.purposes
+    }
+    assert outside == {
+        "complaint": set(), "subject_access": set(), "quality": set(), "training": set(),
+        "ombudsman": {"lgsco", "housing_ombudsman"}, "staff_safety": {"courts"},
+        "crime": {"police"}, "legal": {"police", "courts", "regulators"},
+        "fraud": {"fraud_partners"},
+    }  # fmt: skip
+    assert all(recipient.when for recipient in example.recipients)

@@ -52,6 +52,15 @@ BASE: dict[str, Any] = {
         },
     ],
     "exclusions": [{"id": "staff", "reason": "direct dials", "prefixes": ["020 8753"]}],
+    "recipients": [
+        {"id": "courts", "name": "Courts", "when": "When a court orders it."},
+        {
+            "id": "ombudsman",
+            "name": "Ombudsman",
+            "when": "Investigations.",
+            "purposes": ["complaint"],
+        },
+    ],
 }
 
 Mutation = Callable[[dict[str, Any]], object]
@@ -292,6 +301,42 @@ ERRORS: list[tuple[str, Mutation, str, list[str]]] = [
         ["not a number prefix"],
     ),
     (
+        "missing recipients",
+        lambda d: d.pop("recipients"),
+        "recipients",
+        ["missing", "Art. 13(1)(e)", "`when`"],
+    ),
+    (
+        "no recipients",
+        lambda d: d.update(recipients=[]),
+        "recipients",
+        ["at least one recipient", "Art. 13(1)(e)"],
+    ),
+    (
+        "recipient without when",
+        lambda d: d["recipients"][0].pop("when"),
+        "recipients[0].when",
+        ["missing", "when: When a court orders it"],
+    ),
+    (
+        "recipient for an unknown purpose",
+        lambda d: d["recipients"][1].update(purposes=["complaint", "complaints"]),
+        "recipients[1].purposes[1]",
+        ["unknown purpose 'complaints'", "purposes:", "complaint"],
+    ),
+    (
+        "duplicate recipient id",
+        lambda d: d["recipients"][1].update(id="courts"),
+        "recipients[1].id",
+        ["already used by recipients[0]"],
+    ),
+    (
+        "typo in a recipient key",
+        lambda d: d["recipients"][0].update(purpose=["complaint"]),
+        "recipients[0].purpose",
+        ["did you mean `purposes`"],
+    ),
+    (
         "range upside down",
         lambda d: d["exclusions"][0].update(
             ranges=[{"first": "020 8753 9999", "last": "020 8753 0000"}]
@@ -344,6 +389,17 @@ def test_missing_file(tmp_path: Path) -> None:
     assert "absent.yaml" in caught.value.message
 
 
+def test_recipients() -> None:
+    courts, ombudsman = load().recipients
+    assert (courts.id, courts.name, courts.when, courts.purposes) == (
+        "courts", "Courts", "When a court orders it.", ()
+    )  # fmt: skip
+    assert ombudsman.purposes == ("complaint",)
+    # No purposes listed: a recipient under any purpose (a processor).
+    assert courts.receives_for("complaint") and courts.receives_for("anything")
+    assert ombudsman.receives_for("complaint") and not ombudsman.receives_for("crime")
+
+
 def test_line_defaults() -> None:
     line = load().line("switchboard")
     assert (line.sensitivity, line.on_transfer, line.when_recorder_down) == (
@@ -384,8 +440,9 @@ def test_version_changes_when_content_changes() -> None:
         load(lambda d: d["purposes"][0].update(second_approval=True)).version,
         load(lambda d: d["exclusions"][0].update(prefixes=["020 8754"])).version,
         load(lambda d: d.update(notice_version="T2")).version,
+        load(lambda d: d["recipients"][0].update(when="Never.")).version,
     }
-    assert len(versions) == 6
+    assert len(versions) == 7
 
 
 def test_effective_date_leads_the_version() -> None:

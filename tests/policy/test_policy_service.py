@@ -39,6 +39,7 @@ def test_show_is_plain_json_data() -> None:
         "exclusions",
         "purposes",
         "roles",
+        "recipients",
         "version",
         "source_sha256",
     }

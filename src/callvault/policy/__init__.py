@@ -14,6 +14,7 @@ from callvault.policy.model import (
     NumberRange,
     Policy,
     Purpose,
+    Recipient,
     Retention,
     Role,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "NumberRange",
     "Policy",
     "Purpose",
+    "Recipient",
     "Retention",
     "Role",
     "decide",

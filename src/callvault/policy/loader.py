@@ -23,7 +23,7 @@ import yaml
 
 from callvault.errors import ConfigError
 from callvault.policy import sections
-from callvault.policy.model import Exclusion, Line, Policy, Purpose, Role
+from callvault.policy.model import Exclusion, Line, Policy, Purpose, Recipient, Role
 
 POLICY_KEYS = frozenset(
     {
@@ -36,10 +36,19 @@ POLICY_KEYS = frozenset(
         "exclusions",
         "purposes",
         "roles",
+        "recipients",
     }
 )
 
-_REQUIRED = ("name", "effective_date", "controller", "dpo_contact", "notice_version", "lines")
+_REQUIRED = (
+    "name",
+    "effective_date",
+    "controller",
+    "dpo_contact",
+    "notice_version",
+    "lines",
+    "recipients",
+)
 
 
 def load_policy(path: Path) -> Policy:
@@ -109,11 +118,21 @@ def _build(data: object) -> Policy:
     )
     lines = sections.read_list(top, "lines", "", sections.read_line)
     exclusions = sections.read_list(top, "exclusions", "", sections.read_exclusion)
+    recipients = sections.read_list(
+        top, "recipients", "", lambda item, path: sections.read_recipient(item, path, purposes)
+    )
+    if not recipients:
+        raise ConfigError(
+            "recipients: list at least one recipient; the fair processing notice must say who "
+            "receives recordings (UK GDPR Art. 13(1)(e)), e.g. the Ombudsman, the police, courts",
+            field="recipients",
+        )
     for kind, items in (
         ("roles", roles),
         ("purposes", purposes),
         ("lines", lines),
         ("exclusions", exclusions),
+        ("recipients", recipients),
     ):
         _check_unique_ids(kind, items)
     _check_numbers(lines, exclusions)
@@ -127,6 +146,7 @@ def _build(data: object) -> Policy:
         exclusions=exclusions,
         purposes=purposes,
         roles=roles,
+        recipients=recipients,
     )
 
 
@@ -144,7 +164,9 @@ def _effective_date(value: object) -> date:
     )
 
 
-def _check_unique_ids(kind: str, items: tuple[Line | Exclusion | Purpose | Role, ...]) -> None:
+def _check_unique_ids(
+    kind: str, items: tuple[Line | Exclusion | Purpose | Role | Recipient, ...]
+) -> None:
     seen: dict[str, int] = {}
     for i, item in enumerate(items):
         if item.id in seen:

@@ -122,6 +122,24 @@ class Role:
 
 
 @dataclass(frozen=True, slots=True)
+class Recipient:
+    """Who may receive recordings from the council, and when (UK GDPR Art. 13(1)(e), Art. 30).
+
+    ``purposes`` are the purpose ids under which they receive them; empty means under any
+    purpose (a data processor acting on the council's instructions).
+    """
+
+    id: str
+    name: str
+    when: str
+    purposes: tuple[str, ...] = ()
+
+    def receives_for(self, purpose_id: str) -> bool:
+        """Whether this recipient may receive recordings retrieved for ``purpose_id``."""
+        return not self.purposes or purpose_id in self.purposes
+
+
+@dataclass(frozen=True, slots=True)
 class Decision:
     """Whether to record one call, and the rule and policy version that decided it."""
 
@@ -191,6 +209,7 @@ class Policy:
     exclusions: tuple[Exclusion, ...]
     purposes: tuple[Purpose, ...]
     roles: tuple[Role, ...]
+    recipients: tuple[Recipient, ...]
     version: str = ""
     source_sha256: str = ""
     index: NumberIndex = field(init=False, repr=False, compare=False, hash=False)

@@ -21,6 +21,7 @@ from callvault.policy.model import (
     Line,
     NumberRange,
     Purpose,
+    Recipient,
     Retention,
     Role,
 )
@@ -60,6 +61,7 @@ PURPOSE_KEYS = frozenset(
     }
 )
 ROLE_KEYS = frozenset({"id", "name", "description", "can_hear_audio"})
+RECIPIENT_KEYS = frozenset({"id", "name", "when", "purposes"})
 
 _ID = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _RETENTION_TEXT = re.compile(r"^\s*(?:(\d+)\s*(years?|months?|days?)\s*)+$")
@@ -75,6 +77,9 @@ _MISSING_HINTS = {
     "`required: true` and the `text` played",
     "lines": "add `lines:` listing the service lines whose calls are recorded",
     "can_hear_audio": "say whether the role may listen: add `can_hear_audio: false` or true",
+    "recipients": "the fair processing notice must name who receives recordings (UK GDPR "
+    "Art. 13(1)(e)): add `recipients:` with each one's `id`, `name` and `when`",
+    "when": "say when this recipient receives recordings, e.g. `when: When a court orders it`",
 }
 
 _T = TypeVar("_T")
@@ -334,6 +339,28 @@ def read_purpose(item: object, path: str, roles: tuple[Role, ...]) -> Purpose:
         export_allowed=flag(data, "export_allowed", path, default=False),
         case_ref_pattern=_pattern(data, path),
         description=str(data.get("description") or "").strip(),
+    )
+
+
+def read_recipient(item: object, path: str, purposes: tuple[Purpose, ...]) -> Recipient:
+    """One entry of ``recipients:``; its purposes (if listed) must be defined under
+    ``purposes:``, and none listed means under any purpose."""
+    data = mapping(item, path, "each recipient must be a mapping with `id`, `name`, `when`")
+    check_keys(data, RECIPIENT_KEYS, path, required=("id", "name", "when"))
+    known = {purpose.id for purpose in purposes}
+    purpose_ids = []
+    for field, purpose_id in _strings(data, "purposes", path):
+        if purpose_id not in known:
+            choices = ", ".join(sorted(known)) or "none defined"
+            raise _fail(
+                field, f"unknown purpose {purpose_id!r}; define it under `purposes:` ({choices})"
+            )
+        purpose_ids.append(purpose_id)
+    return Recipient(
+        id=_ident(data, path),
+        name=text(data, "name", path),
+        when=text(data, "when", path),
+        purposes=tuple(purpose_ids),
     )
 
 
