@@ -7,8 +7,6 @@ to the process.
 
 from __future__ import annotations
 
-import os
-import signal
 import sys
 from typing import Any
 
@@ -17,27 +15,7 @@ from callvault.capture import ingest
 from callvault.cli.main import main
 from callvault.vault.crypto import EncryptingWriter
 from callvault.vault.service import Vault
-
-
-def die() -> None:
-    os.kill(os.getpid(), signal.SIGKILL)
-
-
-def kill_before(owner: Any, name: str) -> None:
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        die()
-
-    setattr(owner, name, wrapper)
-
-
-def kill_after(owner: Any, name: str) -> None:
-    original = getattr(owner, name)
-
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        original(*args, **kwargs)
-        die()
-
-    setattr(owner, name, wrapper)
+from fault_injection import die, kill_after, kill_before
 
 
 def kill_on_write(calls: int) -> None:

@@ -35,7 +35,8 @@ def _run(
 ) -> subprocess.Popen[bytes]:
     meta = tmp / f"{call_id}.json"
     meta.write_bytes(orjson.dumps(meta_for(call_id=call_id)))
-    env = {**os.environ, "CALLVAULT_HOME": str(services.settings.home), "TMPDIR": str(tmp / "t")}
+    env = {**os.environ, "CALLVAULT_HOME": str(services.settings.home), "TMPDIR": str(tmp / "t"),
+           "PYTHONPATH": os.pathsep.join(sys.path)}  # fmt: skip
     (tmp / "t").mkdir(exist_ok=True)
     return subprocess.Popen([sys.executable, str(HARNESS), point, str(audio), str(meta)],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip

@@ -9,7 +9,7 @@ import click
 
 from callvault.access.grants import Grant, GrantService
 from callvault.bootstrap import Services, build
-from callvault.cli.output import emit, json_option
+from callvault.cli.output import emit, json_option, operator_context
 from callvault.context import RequestContext
 
 
@@ -24,6 +24,18 @@ def as_option(func: Any) -> Any:
     return click.option(
         "--as", "as_user", required=True, metavar="USER", help="The person you act for."
     )(func)
+
+
+def optional_as_option(func: Any) -> Any:
+    """``--as USER`` for commands the operator may also run as themselves."""
+    return click.option(
+        "--as", "as_user", metavar="USER", help="A person to act for (default: the operator)."
+    )(func)
+
+
+def person_or_operator(services: Services, as_user: str | None) -> RequestContext:
+    """The operator acting for ``as_user``, or as themselves when none is given."""
+    return acting_as(services, as_user) if as_user else operator_context()
 
 
 def _checked_flow(

@@ -6,8 +6,8 @@ import click
 
 from callvault.access.disclosures import METHODS, DisclosureRegister
 from callvault.bootstrap import build
-from callvault.cli.access import acting_as, as_option
-from callvault.cli.output import emit, json_option, operator_context
+from callvault.cli.access import acting_as, as_option, person_or_operator
+from callvault.cli.output import emit, json_option
 
 
 @click.group("disclosure")
@@ -52,7 +52,7 @@ def add_command(
 def list_command(from_: str | None, to: str | None, as_user: str | None, as_json: bool) -> None:
     """The disclosure register (DPO, auditors, the operator); every reading is audited."""
     services = build()
-    ctx = acting_as(services, as_user) if as_user else operator_context()
+    ctx = person_or_operator(services, as_user)
     rows = DisclosureRegister.for_services(services).entries(ctx, from_, to)
     emit(
         as_json,
