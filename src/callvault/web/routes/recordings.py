@@ -2,16 +2,32 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
+import anyio
 from fastapi import APIRouter, Query, Request
-from fastapi.concurrency import run_in_threadpool
 
 from callvault.access.searching import SearchTerms, search_as
 from callvault.catalog.search import MAX_PAGE
 from callvault.web.security import declares, request_context, services_of
 
 router = APIRouter(prefix="/api/v1/recordings", tags=["recordings"])
+
+# Searches run at once; the rest wait their turn in the event loop, first come first served.
+# Run in anyio's 40 threads, a burst shares one interpreter lock 40 ways and every search ends
+# late (and throughput falls by two thirds); a few at a time end in turn
+# (docs/performance.md, "Search under load").
+SEARCHES_AT_ONCE = 4
+
+
+def _search_turns(request: Request) -> anyio.CapacityLimiter:
+    """The app's search limiter, made on first use (it must be made inside the event loop)."""
+    state = request.app.state
+    limiter: anyio.CapacityLimiter | None = getattr(state, "search_turns", None)
+    if limiter is None:
+        limiter = state.search_turns = anyio.CapacityLimiter(SEARCHES_AT_ONCE)
+    return limiter
 
 
 @router.get("", **declares("recordings:search"))
@@ -41,7 +57,7 @@ async def search_recordings(
         limit=limit,
     )
     services = services_of(request)
-    results = await run_in_threadpool(
+    search = partial(
         search_as,
         services.engine,
         services.audit_batch,
@@ -49,4 +65,5 @@ async def search_recordings(
         request_context(request),
         terms.query(),
     )
+    results = await anyio.to_thread.run_sync(search, limiter=_search_turns(request))
     return {"results": results}
