@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from sqlalchemy import Engine
@@ -28,10 +29,16 @@ from callvault.jobs.dbqueue import DatabaseQueue
 from callvault.jobs.interfaces import JobQueue
 from callvault.policy.loader import load_policy
 from callvault.policy.service import PolicyService
+from callvault.retention.holds import HoldService
+from callvault.retention.ledger import ErasureLedger
 from callvault.vault.blobs import FilesystemBlobStore
 from callvault.vault.interfaces import BlobStore
 from callvault.vault.keys import LocalKeyFile
 from callvault.vault.service import Vault
+
+if TYPE_CHECKING:
+    # Imported when first used: purge is not needed to serve a request or ingest a call.
+    from callvault.retention.purge import RetentionService
 
 
 def blob_store_for(url: str) -> BlobStore:
@@ -109,6 +116,25 @@ class Services:
     def player(self) -> Player:
         """Playback and export under a grant."""
         return Player(self.engine, self.grants, self.audit, self.catalog, self.vault)
+
+    @cached_property
+    def ledger(self) -> ErasureLedger:
+        """Every erasure, kept outside the database so a restore can re-apply them."""
+        return ErasureLedger(self.settings.erasure_ledger)
+
+    @cached_property
+    def retention(self) -> RetentionService:
+        """The purge: shred, delete and certify what the retention schedule says is due."""
+        from callvault.retention.purge import RetentionService
+
+        return RetentionService(
+            self.engine, self.audit, self.policy.policy, self.vault, self.ledger
+        )
+
+    @cached_property
+    def holds(self) -> HoldService:
+        """Legal holds: place, release, review; what purge must keep."""
+        return HoldService.for_services(self)
 
     @cached_property
     def jobs(self) -> JobQueue:

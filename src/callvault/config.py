@@ -28,6 +28,8 @@ class Settings:
     policy_file: Path
     key_file: Path
     audit_key_file: Path
+    # Every erasure, outside the database so a restore cannot undo it (retention/ledger.py).
+    erasure_ledger: Path
     max_ingest_bytes: int
     max_clock_skew_s: int
     max_call_hours: int
@@ -63,6 +65,7 @@ SETTING_KEYS = (
     "blob_url",
     "queue_url",
     "policy_file",
+    "erasure_ledger",
     "max_ingest_bytes",
     "max_clock_skew_s",
     "max_call_hours",
@@ -105,6 +108,7 @@ def defaults(home: Path) -> dict[str, object]:
         "policy_file": home / "policy.yaml",
         "key_file": home / "keys" / "kek.json",
         "audit_key_file": home / "keys" / "audit-signing.json",
+        "erasure_ledger": home / "erasure-ledger.jsonl",
         "max_ingest_bytes": DEFAULT_MAX_INGEST_BYTES,
         "max_clock_skew_s": DEFAULT_MAX_CLOCK_SKEW_S,
         "max_call_hours": DEFAULT_MAX_CALL_HOURS,
@@ -145,6 +149,7 @@ def load_settings(home: Path | None = None) -> Settings:
         policy_file=_path(typed["policy_file"], home),
         key_file=_path(typed["key_file"], home),
         audit_key_file=_path(typed["audit_key_file"], home),
+        erasure_ledger=_path(typed["erasure_ledger"], home),
         max_ingest_bytes=int(str(typed["max_ingest_bytes"])),
         max_clock_skew_s=int(str(typed["max_clock_skew_s"])),
         max_call_hours=int(str(typed["max_call_hours"])),
@@ -201,7 +206,13 @@ def _coerce(values: dict[str, object]) -> dict[str, object]:
             out[key] = _group_roles(value)
         elif key == "oidc_mfa_amr":
             out[key] = _names(value, key)
-        elif key in {"policy_file", "key_file", "audit_key_file", "oidc_client_secret_file"}:
+        elif key in {
+            "policy_file",
+            "key_file",
+            "audit_key_file",
+            "erasure_ledger",
+            "oidc_client_secret_file",
+        }:
             out[key] = Path(str(value))
         else:
             out[key] = str(value)

@@ -154,6 +154,15 @@ def _decidable(world: World, _who: str, state: str) -> str:
     return made.id
 
 
+def _fresh_hold(world: World) -> str:
+    """A new hold on the parking call, placed by the DPO, for a caller to release."""
+    dpo = RequestContext(actor=world.services.access.person("dpo"), origin="test")
+    hold = world.services.holds.place(
+        dpo, reason="complaint", case_ref="CMP-2026-0098", recording_ids=[world.recording]
+    )
+    return hold.id
+
+
 def _get(path: str) -> Call:
     return lambda w, who, _s: w.clients[who].get(path)
 
@@ -205,6 +214,14 @@ CALLS: dict[tuple[str, str], Call] = {
         },
     ),
     ("GET", "/api/v1/disclosures"): _get("/api/v1/disclosures"),
+    ("GET", "/api/v1/holds"): _get("/api/v1/holds"),
+    ("POST", "/api/v1/holds"): lambda w, who, _s: w.clients[who].post(
+        "/api/v1/holds",
+        json={"recording_ids": [w.recording], "reason": "complaint", "case_ref": "CMP-2026-0097"},
+    ),
+    ("POST", "/api/v1/holds/{hold_id}/release"): lambda w, who, _s: w.clients[who].post(
+        f"/api/v1/holds/{_fresh_hold(w)}/release", json={"reason": "matrix"}
+    ),
     ("GET", "/api/v1/users"): _get("/api/v1/users"),
     ("POST", "/api/v1/users"): lambda w, who, s: w.clients[who].post(
         "/api/v1/users", json={"username": f"new-{who}-{s}", "role": "advisor"}
@@ -220,6 +237,10 @@ CALLS: dict[tuple[str, str], Call] = {
     ("GET", "/api/v1/policy"): _get("/api/v1/policy"),
     ("GET", "/api/v1/reports/access-review"): _get("/api/v1/reports/access-review"),
     ("GET", "/api/v1/alerts/bulk-access"): _get("/api/v1/alerts/bulk-access"),
+    ("GET", "/notice"): _get("/notice"),
+    ("GET", "/notice/staff"): _get("/notice/staff"),
+    ("GET", "/api/v1/reports/scope"): _get("/api/v1/reports/scope"),
+    ("GET", "/api/v1/reports/ropa"): _get("/api/v1/reports/ropa?format=csv"),
 }
 # Signing out would end the sessions the other cells use: test_sign_out_cell checks it last.
 SIGN_OUT = ("DELETE", "/api/v1/session")
@@ -242,6 +263,10 @@ def expected(route: tuple[str, str], who: str, state: str) -> str:
         ("GET", "/api/v1/grants"): LISTENERS | {"adv"},
         ("GET", "/api/v1/disclosures"): frozenset({"dpo", "aud"}),
         ("POST", "/api/v1/disclosures"): frozenset({"am"}),  # who made the export
+        # Legal holds: the roles that run cases place and release; auditors also read.
+        ("GET", "/api/v1/holds"): frozenset({"am", "co", "so", "dpo", "aud"}),
+        ("POST", "/api/v1/holds"): frozenset({"am", "co", "so", "dpo"}),
+        ("POST", "/api/v1/holds/{hold_id}/release"): frozenset({"am", "co", "so", "dpo"}),
         ("GET", "/api/v1/users"): frozenset({"adm"}),
         ("POST", "/api/v1/users"): frozenset({"adm"}),
         ("POST", "/api/v1/service-accounts"): frozenset({"adm"}),
@@ -251,6 +276,11 @@ def expected(route: tuple[str, str], who: str, state: str) -> str:
         ("GET", "/api/v1/policy"): frozenset({"adm", "dpo", "aud"}),
         ("GET", "/api/v1/reports/access-review"): frozenset({"adm", "dpo", "aud"}),
         ("GET", "/api/v1/alerts/bulk-access"): frozenset({"dpo"}),
+        # The notices are for everyone, callers and staff without an account included.
+        ("GET", "/notice"): EVERYONE,
+        ("GET", "/notice/staff"): EVERYONE,
+        ("GET", "/api/v1/reports/scope"): frozenset({"adm", "dpo", "aud"}),
+        ("GET", "/api/v1/reports/ropa"): frozenset({"adm", "dpo", "aud"}),
     }
     if route in by_role:
         return ALLOW if who in by_role[route] else DENY

@@ -20,6 +20,14 @@ SIGNED_IN = "signed_in"
 # register: which roles may use which purpose, for which recordings.
 LISTENERS = "listeners"
 
+# Legal holds keep evidence past its retention date, so the roles that run the cases needing
+# it (complaints, ombudsman, safety, information governance, authorised managers) place
+# them. The same people release: a case is often handed on, so tying a release to whoever
+# placed it would strand holds, and every release states its reason in the trail. Advisors
+# and administrators have no part in evidence (separation of duties).
+HOLD_KEEPERS = frozenset({"operator", "role:dpo", "role:complaints_officer",
+                          "role:safety_officer", "role:authorised_manager"})  # fmt: skip
+
 # action -> who may do it: PUBLIC, SIGNED_IN, LISTENERS, "operator" (the local operator at the
 # CLI), "system" (named system actors for jobs and capture) or "role:<policy role id>".
 ACTIONS: dict[str, frozenset[str]] = {
@@ -40,6 +48,9 @@ ACTIONS: dict[str, frozenset[str]] = {
     # Jobs act as named system actors with these narrow grants.
     "recordings:verify": frozenset({"system"}),
     "store:check": frozenset({"operator"}),
+    # Backups copy every recording (as ciphertext); restore replaces the database.
+    "store:backup": frozenset({"operator"}),
+    "store:restore": frozenset({"operator"}),
     "users:manage": frozenset({"operator", "role:administrator"}),
     # The six-monthly access review: who holds which role and when they last acted.
     "users:review": frozenset({"operator", "role:administrator", "role:dpo", "role:auditor"}),
@@ -58,9 +69,28 @@ ACTIONS: dict[str, frozenset[str]] = {
     # Grants: listeners see their own and those they may decide; advisors see the requests
     # that concern their own calls (access/grant_views.py narrows).
     "grants:read": frozenset({LISTENERS, "role:advisor"}),
+    # Purging what the retention schedule says is due: the daily job, or the operator.
+    "retention:run": frozenset({"operator", "system"}),
+    # Legal holds: see HOLD_KEEPERS. Auditors read the hold register to check that holds are
+    # reviewed and that purges obeyed them; they place none (read only).
+    "holds:place": HOLD_KEEPERS,
+    "holds:release": HOLD_KEEPERS,
+    "holds:review": HOLD_KEEPERS,
+    "holds:read": HOLD_KEEPERS | {"role:auditor"},
+    # The daily job that writes a reminder for each hold whose review date has come.
+    "holds:remind": frozenset({"system"}),
     # The disclosure register: entered by whoever exported; read by the DPO and auditors.
     "disclosures:record": frozenset({LISTENERS}),
     "disclosures:read": frozenset({"operator", "role:dpo", "role:auditor"}),
+    # The fair processing notice and the notice for staff: generated from the policy alone,
+    # so anyone may read them, signed in or not (staff without an account included).
+    "notice:read": frozenset({PUBLIC}),
+    # The Art. 30 record of processing: configuration only, for those who answer for it.
+    "ropa:read": frozenset({"operator", "role:administrator", "role:dpo", "role:auditor"}),
+    # The scope proof: calls kept and declined per line, and any kept outside the policy.
+    # Administrators too: they own the policy file and routing a violation points at, and
+    # the report holds no caller data and no audio.
+    "scope:read": frozenset({"operator", "role:administrator", "role:dpo", "role:auditor"}),
 }
 
 

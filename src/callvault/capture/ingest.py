@@ -196,6 +196,18 @@ class IngestService:
         known = self._catalog.recording_for_call(meta.call_id)
         if known is None:
             return None
+        if known.purged_at is not None:
+            # Its retention period is over: keeping a re-sent copy would undo the purge.
+            return IngestResult(
+                "not_recorded",
+                None,
+                f"already recorded and deleted on {known.purged_at[:10]} when its retention "
+                "period ended; it is not kept again",
+                meta.call_id,
+                known.line,
+                decision.rule,
+                decision.policy_version,
+            )
         if known.source_sha256 != sha256:
             raise Conflict(
                 f"call {meta.call_id!r} is already recorded with different audio "

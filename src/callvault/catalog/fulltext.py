@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
     Connection,
     Select,
+    bindparam,
     column,
     func,
     literal_column,
@@ -86,6 +88,24 @@ def delete_segments(conn: Connection, recording_id: str) -> None:
     conn.execute(
         text("DELETE FROM transcript_segments WHERE recording_id = :rid"), {"rid": recording_id}
     )
+
+
+def delete_segments_of(conn: Connection, recording_ids: Sequence[str]) -> dict[str, int]:
+    """Delete every segment of ``recording_ids`` (a purge); return how many each had."""
+    ids: BindParameter[list[str]] = bindparam("ids", expanding=True)
+    counted = conn.execute(
+        text(
+            "SELECT recording_id, count(*) FROM transcript_segments "
+            "WHERE recording_id IN :ids GROUP BY recording_id"
+        ).bindparams(ids),
+        {"ids": list(recording_ids)},
+    ).all()
+    if counted:
+        conn.execute(
+            text("DELETE FROM transcript_segments WHERE recording_id IN :ids").bindparams(ids),
+            {"ids": list(recording_ids)},
+        )
+    return {str(rid): int(n) for rid, n in counted}
 
 
 def search_words(

@@ -47,6 +47,8 @@ class Recording:
     channels: int
     retain_until: str
     created_at: str
+    # Set once retention purged it: the row is then a tombstone without caller, agent or hash.
+    purged_at: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

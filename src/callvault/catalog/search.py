@@ -49,7 +49,8 @@ class RecordingQuery:
 def conditions(query: RecordingQuery) -> list[ColumnElement[bool]]:
     """The WHERE terms for ``query`` (the access layer adds its own beside them)."""
     c = recordings.c
-    terms: list[ColumnElement[bool]] = []
+    # A purged recording is a tombstone: never a search result.
+    terms: list[ColumnElement[bool]] = [c.purged_at.is_(None)]
     for column, value in ((c.line, query.line), (c.caller, query.caller), (c.agent, query.agent)):
         if value is not None:
             terms.append(column == value)

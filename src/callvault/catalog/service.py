@@ -9,10 +9,11 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
+from callvault.audit.service import utc_now_iso
 from callvault.catalog.model import CallDecision, Recording
-from callvault.catalog.store import call_decisions, data_keys, recordings
+from callvault.catalog.store import call_decisions, data_keys, recordings, renditions
 from callvault.errors import NotFound
-from callvault.vault.interfaces import WrappedKey
+from callvault.vault.interfaces import WrappedKey, validate_blob_name
 
 
 class Catalog:
@@ -56,11 +57,17 @@ class Catalog:
         return None if row is None else _recording(row._asdict())
 
     def get(self, recording_id: str) -> Recording:
-        """One recording's catalogue entry; NotFound if there is none."""
+        """One live recording's catalogue entry; NotFound if there is none or it was purged."""
         with self._engine.connect() as conn:
             row = conn.execute(select(recordings).where(recordings.c.id == recording_id)).first()
         if row is None:
             raise NotFound(f"no recording {recording_id!r}", "recording_id")
+        if row.purged_at is not None:
+            raise NotFound(
+                f"recording {recording_id!r} was deleted on {row.purged_at[:10]} when its "
+                "retention period ended; only its disposal certificate remains",
+                "recording_id",
+            )
         return _recording(row._asdict())
 
     def wrapped_key(self, recording_id: str) -> WrappedKey:
@@ -75,12 +82,39 @@ class Catalog:
         return WrappedKey(kek_id=row.kek_id, blob=bytes(row.wrapped))
 
     def blob_names(self) -> set[str]:
+        """Every blob the catalogue needs: live recordings' and their renditions' (a purged
+        recording's are gone, or being deleted by the purge: ``disposals``)."""
         with self._engine.connect() as conn:
-            return set(conn.execute(select(recordings.c.blob_name)).scalars())
+            names = set(
+                conn.execute(
+                    select(recordings.c.blob_name).where(recordings.c.purged_at.is_(None))
+                ).scalars()
+            )
+            names.update(conn.execute(select(renditions.c.blob_name)).scalars())
+        return names
 
     def count(self) -> int:
+        """How many recordings are held (purged tombstones not counted)."""
         with self._engine.connect() as conn:
-            return int(conn.execute(select(func.count()).select_from(recordings)).scalar_one())
+            return int(
+                conn.execute(
+                    select(func.count())
+                    .select_from(recordings)
+                    .where(recordings.c.purged_at.is_(None))
+                ).scalar_one()
+            )
+
+    def add_rendition(self, conn: Connection, recording_id: str, kind: str, blob_name: str) -> None:
+        """Record a derived blob of a recording (a redacted or browser rendition), written
+        with the blob's transaction, so a purge finds and deletes it with the original."""
+        conn.execute(
+            insert(renditions).values(
+                recording_id=recording_id,
+                kind=kind,
+                blob_name=validate_blob_name(blob_name),
+                created_at=utc_now_iso(),
+            )
+        )
 
     # -- key rotation ----------------------------------------------------------------------
     def iter_wrapped_keys(self, conn: Connection) -> Iterator[tuple[str, WrappedKey]]:

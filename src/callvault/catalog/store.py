@@ -61,6 +61,18 @@ recordings = Table(
     Column("channels", Integer, nullable=False),
     Column("retain_until", String(32), nullable=False, index=True),
     Column("created_at", String(32), nullable=False),
+    # Set when retention purged it: the row stays as a tombstone (no caller, agent or hash).
+    Column("purged_at", String(32), index=True),
+)
+
+# Derived blobs of a recording (a redacted or browser rendition): a purge deletes them all.
+renditions = Table(
+    "renditions",
+    metadata,
+    Column("recording_id", String(40), ForeignKey("recordings.id"), primary_key=True),
+    Column("kind", String(32), primary_key=True),
+    Column("blob_name", String(200), nullable=False, unique=True),
+    Column("created_at", String(32), nullable=False),
 )
 
 # The per-recording data key, wrapped by the key-encryption key. Deleting the row destroys
@@ -74,4 +86,4 @@ data_keys = Table(
     Column("created_at", String(32), nullable=False),
 )
 
-__all__ = ["call_decisions", "data_keys", "recordings"]
+__all__ = ["call_decisions", "data_keys", "recordings", "renditions"]

@@ -15,7 +15,8 @@ from callvault.maintenance.service import check_home
 @json_option
 @click.pass_context
 def check_command(click_ctx: click.Context, repair: bool, as_json: bool) -> None:
-    """Validate settings, policy, keys, schema, audit trail and stored blobs. Exit 1 on problems."""
+    """Validate settings, policy, keys, schema, audit trail, erasure ledger and stored blobs.
+    Exit 1 on problems."""
     require(operator_context().actor, "store:check")
     result = check_home(build(), repair=repair)
     lines = [

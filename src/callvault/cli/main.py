@@ -16,16 +16,20 @@ from callvault import __version__
 from callvault.cli import (
     access,
     audit,
+    backup,
     check,
     db,
     disclosure,
     export,
+    hold,
     ingest,
     init,
     keys,
+    notice,
     play,
     policy,
     report,
+    retention,
     search,
     serve,
     users,
@@ -43,6 +47,7 @@ def cli() -> None:
 for module in (
     init,
     check,
+    backup,
     policy,
     ingest,
     audit,
@@ -55,8 +60,11 @@ for module in (
     play,
     export,
     disclosure,
+    hold,
     search,
     report,
+    retention,
+    notice,
 ):
     for command in module.COMMANDS:
         cli.add_command(command)

@@ -13,25 +13,20 @@ import click
 
 from callvault.access.bulk_access import alert_days, bulk_alerts_as
 from callvault.access.oversight import UNUSED_DAYS, ReviewWindow, access_review_as
-from callvault.bootstrap import Services, build
-from callvault.cli.access import acting_as
-from callvault.cli.output import emit, json_option, operator_context
-from callvault.context import RequestContext
-
-
-def _context(services: Services, as_user: str | None) -> RequestContext:
-    return acting_as(services, as_user) if as_user else operator_context()
-
-
-def _as_option(func: Any) -> Any:
-    return click.option(
-        "--as", "as_user", metavar="USER", help="A person to run it for (default: the operator)."
-    )(func)
+from callvault.bootstrap import build
+from callvault.cli import compliance
+from callvault.cli.access import optional_as_option, person_or_operator
+from callvault.cli.output import emit, json_option
 
 
 @click.group("report")
 def report_group() -> None:
     """Reports for the DPO, auditors and the six-monthly access review."""
+
+
+# The scope proof and the record of processing (cli/compliance.py).
+for _command in compliance.COMMANDS:
+    report_group.add_command(_command)
 
 
 @report_group.command("access-review")
@@ -44,7 +39,7 @@ def report_group() -> None:
     show_default=True,
     help="Flag listening roles unused for this many days.",
 )
-@_as_option
+@optional_as_option
 @json_option
 def access_review_command(
     from_: str | None, to: str | None, unused_days: int, as_user: str | None, as_json: bool
@@ -55,7 +50,7 @@ def access_review_command(
     roles = frozenset(role.id for role in services.policy.policy.roles)
     report = access_review_as(
         services.engine, services.audit, services.permissions,
-        _context(services, as_user), window, unused_days, roles,
+        person_or_operator(services, as_user), window, unused_days, roles,
     )  # fmt: skip
     emit(as_json, report, lambda: _review_table(report))
 
@@ -63,7 +58,7 @@ def access_review_command(
 @report_group.command("bulk-access")
 @click.option("--from", "from_", help="First day (YYYY-MM-DD, UTC); default 6 days before --to.")
 @click.option("--to", help="Last day (YYYY-MM-DD, UTC); default today.")
-@_as_option
+@optional_as_option
 @json_option
 def bulk_access_command(
     from_: str | None, to: str | None, as_user: str | None, as_json: bool
@@ -71,9 +66,8 @@ def bulk_access_command(
     """People whose listening on a day ran far above their own usual (docs/oversight.md)."""
     days = alert_days(from_, to, datetime.now(UTC).date())
     services = build()
-    found = bulk_alerts_as(
-        services.engine, services.audit, services.permissions, _context(services, as_user), days
-    )
+    ctx = person_or_operator(services, as_user)
+    found = bulk_alerts_as(services.engine, services.audit, services.permissions, ctx, days)
     emit(as_json, found, lambda: _alerts_table(found))
 
 

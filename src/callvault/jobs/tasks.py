@@ -11,7 +11,9 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 # Tasks kept in their own modules register on import, like those below.
-import callvault.jobs.oversight_tasks  # noqa: F401
+import callvault.jobs.hold_tasks
+import callvault.jobs.oversight_tasks
+import callvault.jobs.retention_tasks  # noqa: F401
 from callvault.access.actions import require
 from callvault.errors import BadInput, IntegrityFailure, NotFound
 from callvault.jobs.registry import JobContext, task

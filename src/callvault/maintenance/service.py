@@ -16,6 +16,7 @@ from callvault.db import current_revision, head_revision, migrate, transaction
 from callvault.errors import CallvaultError, Conflict
 from callvault.locks import file_lock
 from callvault.policy.loader import load_policy
+from callvault.retention.purge import blobs_being_purged
 from callvault.secretfile import replace_private
 from callvault.vault.interfaces import BlobLocked
 from callvault.vault.keys import LocalKeyFile
@@ -107,7 +108,8 @@ class CheckResult:
 
 
 def check_home(services: Services, *, repair: bool) -> CheckResult:
-    """Validate settings, policy, keys, schema, audit chain and blob/catalogue consistency."""
+    """Validate settings, policy, keys, schema, audit chain, erasure ledger and blob/catalogue
+    consistency."""
     problems: list[str] = []
     repaired: list[str] = []
     for label, probe in (
@@ -131,6 +133,10 @@ def check_home(services: Services, *, repair: bool) -> CheckResult:
     verified = services.audit.verify()
     if not verified.ok:
         problems.append(f"audit trail: {verified.problem} (first bad entry {verified.first_bad})")
+    ledger = services.ledger.verify()
+    if not ledger.ok:
+        # Purge refuses to append to it and restore to rely on it: both wait for a fix.
+        problems.append(f"erasure ledger: {ledger.problem}")
     _check_blobs(services, repair, problems, repaired)
     return CheckResult(problems, repaired)
 
@@ -150,9 +156,11 @@ def _check_blobs(
 ) -> None:
     # Exclusive: no ingest is between writing its blob and committing its row meanwhile.
     with file_lock(services.lock_path, exclusive=True):
-        catalogued = services.catalog.blob_names()
+        # Blobs a purge is still deleting are neither needed nor orphans: the purge has them.
+        purging = blobs_being_purged(services.engine)
+        catalogued = services.catalog.blob_names() - purging
         stored = set(services.blobs.names())
-        orphans = sorted(stored - catalogued)
+        orphans = sorted(stored - catalogued - purging)
         missing = sorted(catalogued - stored)
         for name in missing:
             problems.append(f"recording blob {name} is missing from the blob store")

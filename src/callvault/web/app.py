@@ -15,9 +15,12 @@ from callvault.errors import CallvaultError
 from callvault.web.metrics import IngestCounter
 from callvault.web.routes import (
     audit,
+    compliance,
     disclosures,
     grants,
+    holds,
     ingest,
+    notice,
     oidc,
     operations,
     oversight,
@@ -39,6 +42,9 @@ def create_app(services: Services) -> FastAPI:
         return JSONResponse(exc.as_dict(), status_code=exc.http_status)
 
     routers = (operations, ingest, grants, recordings, users, audit, session, oidc, oversight)
-    for module in (*routers, playback, disclosures):
+    for module in (*routers, playback, disclosures, holds):
+        app.include_router(module.router)
+    # The public notices and the compliance reports (docs/notice.md, docs/retention.md).
+    for module in (notice, compliance):
         app.include_router(module.router)
     return app

@@ -1,0 +1,1 @@
+"""Keeping only what the law allows: retention periods, legal holds, purge, erasure ledger."""
