@@ -27,6 +27,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
 from callvault.audit.service import AuditLog, utc_now_iso
+from callvault.capture.live import LiveRecording, LiveStart
 from callvault.capture.metadata import CallMeta, parse_meta_json
 from callvault.catalog.model import CallDecision, Recording
 from callvault.catalog.service import Catalog
@@ -150,6 +151,69 @@ class IngestService:
         info = probe(audio.source())
         _check_channel_map(meta, info)
         return self._store(ctx, meta, decision, audio, audio_sha256, size, info)
+
+    # -- live calls (SIPREC) ---------------------------------------------------------------
+    def start_live(
+        self, ctx: RequestContext, meta: CallMeta, *, sample_rate: int, channels: int
+    ) -> LiveRecording | IngestResult:
+        """Decide a live call as it arrives. Covered: a ``LiveRecording`` to write its audio
+        to; not covered: the declined result, audited, and no audio is ever taken.
+
+        ``meta.ended_at`` is not known yet (pass the start); ``LiveRecording.finish`` sets it.
+        """
+        if self._catalog.decision_for_call(meta.call_id) is not None:
+            raise Conflict(
+                f"call {meta.call_id!r} was already decided; a call id is recorded once",
+                "meta.call_id",
+            )
+        decision = self._policy.decide(meta.dialled, direction=meta.direction, caller=meta.caller)
+        if not decision.record:
+            return self._decline(ctx, meta, decision)
+        line = self._policy.policy.line(decision.line or "")
+        retain_until = line.retention.add_to(meta.started_at)
+        return LiveRecording(
+            self,
+            self._vault,
+            LiveStart(ctx, meta, decision, line),
+            sample_rate=sample_rate,
+            channels=channels,
+            lock_until=retain_until if retain_until > self._clock() else None,
+        )
+
+    def commit_live(
+        self,
+        start: LiveStart,
+        *,
+        recording_id: str,
+        blob_name: str,
+        data_key: bytes,
+        sha256: str,
+        size: int,
+        encoded: EncodedAudio,
+    ) -> IngestResult:
+        """Commit a finished live recording whose blob is complete (``LiveRecording.finish``)."""
+        ctx, meta, decision, line = start.ctx, start.meta, start.decision, start.line
+        try:
+            with file_lock(self._lock_path, exclusive=False):
+                wrapped = self._vault.wrap_key(data_key, recording_id)
+                decided = self._decision_row(ctx, meta, decision)
+                recording = self._recording_row(
+                    meta, decided, line, recording_id, blob_name, sha256, size,
+                    encoded.input_info, encoded, line.retention.add_to(meta.started_at),
+                )  # fmt: skip
+                self._commit(ctx, decided, recording, wrapped)
+        except BaseException:
+            self._discard(blob_name)
+            raise
+        return IngestResult(
+            "recorded",
+            recording_id,
+            f"covered by line {line.id}",
+            meta.call_id,
+            line.id,
+            decision.rule,
+            decision.policy_version,
+        )
 
     def _decline(self, ctx: RequestContext, meta: CallMeta, decision: Decision) -> IngestResult:
         result = IngestResult(

@@ -40,7 +40,7 @@ class Sink(Protocol):
     def write(self, data: bytes, /) -> object: ...
 
 
-class _WriteOnly:
+class WriteOnly:
     """Show PyAV only ``write``, so it never tries to seek or tell on the caller's sink.
 
     The Ogg muxer writes pages in order and never seeks back, so it needs nothing more; hiding
@@ -66,7 +66,7 @@ def _too_long(seconds: float, limit: float) -> BadInput:
     )
 
 
-def _output_stream(out: av.container.OutputContainer, rate: int, channels: int) -> av.AudioStream:
+def output_stream(out: av.container.OutputContainer, rate: int, channels: int) -> av.AudioStream:
     layout = "stereo" if channels == 2 else "mono"
     stream = out.add_stream("libopus", rate=rate, layout=layout)
     stream.bit_rate = _BITRATE_PER_CHANNEL[rate] * channels
@@ -127,9 +127,9 @@ def transcode_to_opus(
         if max_duration_s is not None and (info.duration_s or 0) > max_duration_s:
             raise _too_long(info.duration_s or 0, max_duration_s)
         rate = output_rate(info)
-        adapter = _WriteOnly(sink)
+        adapter = WriteOnly(sink)
         with av.open(adapter, mode="w", format="ogg") as out:
-            stream = _output_stream(out, rate, info.channels)
+            stream = output_stream(out, rate, info.channels)
             samples = _encode_frames(reader, out, stream, max_duration_s)
     return EncodedAudio(
         codec="opus",
