@@ -51,6 +51,12 @@ class Refused(CallvaultError):
     http_status = 403
 
 
+class NotSignedIn(Refused):
+    """Nobody is signed in and the action needs someone: sign in, then ask again (HTTP 401)."""
+
+    http_status = 401
+
+
 class CheckFailed(CallvaultError):
     """A verification found a problem (audit chain, store consistency)."""
 

@@ -84,8 +84,10 @@ def test_advisors_and_team_leaders_are_refused_and_audited(
 def test_anonymous_clients_are_refused(app_services: Services) -> None:
     client = TestClient(create_app(app_services), base_url="https://testserver")
     before = app_services.audit.count()
-    assert client.get(REVIEW).status_code == 403
-    assert client.get(ALERTS).status_code == 403
+    for path in (REVIEW, ALERTS):
+        response = client.get(path)
+        assert response.status_code == 401  # sign in first
+        assert response.headers["WWW-Authenticate"].startswith("Bearer")
     assert app_services.audit.count() == before
 
 

@@ -127,7 +127,7 @@ def test_failed_sign_in_gives_one_answer_sets_no_cookie_and_is_audited(
     assert entry["action"] == "signin.failed" and entry["origin"] == "api:testclient"
     assert "not the password" not in orjson.dumps(entry).decode()
     assert _session_count(services) == 0
-    assert web.get("/api/v1/session").status_code == 403
+    assert web.get("/api/v1/session").status_code == 401  # nobody signed in
 
 
 def test_sign_in_must_be_json(web: TestClient, services: Services) -> None:

@@ -39,7 +39,11 @@ def create_app(services: Services) -> FastAPI:
 
     @app.exception_handler(CallvaultError)
     async def _callvault_error(_request: Request, exc: CallvaultError) -> JSONResponse:
-        return JSONResponse(exc.as_dict(), status_code=exc.http_status)
+        # RFC 9110: a 401 names how to authenticate (a bearer token; people use the session).
+        headers = (
+            {"WWW-Authenticate": 'Bearer realm="callvault"'} if exc.http_status == 401 else None
+        )
+        return JSONResponse(exc.as_dict(), status_code=exc.http_status, headers=headers)
 
     routers = (operations, ingest, grants, recordings, users, audit, session, oidc, oversight)
     for module in (*routers, playback, disclosures, holds):

@@ -21,7 +21,7 @@ from callvault.access.sessions import ANONYMOUS, CSRF_HEADER
 from callvault.access.signin import SignInService
 from callvault.bootstrap import Services
 from callvault.context import Actor, RequestContext
-from callvault.errors import Refused
+from callvault.errors import NotSignedIn, Refused
 
 ACTION_KEY = "x-callvault-action"
 # Methods that must not change anything, so a cross-site request gains nothing by them.
@@ -86,6 +86,9 @@ def declares(action: str) -> dict[str, Any]:
         services = services_of(request)
         if actor is not None and not services.permissions.allowed(actor, action):
             audit_refusal(services, RequestContext(actor, origin_of(request)), action, request)
+        if actor is None and not services.permissions.allowed(None, action):
+            # 401, not 403: the answer may change once the client signs in.
+            raise NotSignedIn(f"sign in to do {action}", "session")
         services.permissions.require(actor, action)
         request.state.actor = actor
         return actor
