@@ -101,6 +101,10 @@ class AudioInput:
         return digest.hexdigest()
 
 
+# The rule of a live call whose dialled number the recording client did not give.
+UNKNOWN_NUMBER = "dialled-number-unknown"
+
+
 class IngestService:
     def __init__(
         self,
@@ -166,7 +170,14 @@ class IngestService:
                 f"call {meta.call_id!r} was already decided; a call id is recorded once",
                 "meta.call_id",
             )
-        decision = self._policy.decide(meta.dialled, direction=meta.direction, caller=meta.caller)
+        if meta.dialled:
+            decision = self._policy.decide(
+                meta.dialled, direction=meta.direction, caller=meta.caller
+            )
+        else:
+            # The recording client did not say which number was dialled: not recorded (the
+            # policy records only numbers it lists), and the decision says why.
+            decision = Decision(False, None, "", UNKNOWN_NUMBER, self._policy.policy.version)
         if not decision.record:
             return self._decline(ctx, meta, decision)
         line = self._policy.policy.line(decision.line or "")

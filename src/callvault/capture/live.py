@@ -75,6 +75,10 @@ class LiveRecording:
     def duration_s(self) -> float:
         return self._encoder.duration_s
 
+    @property
+    def sample_rate(self) -> int:
+        return self._encoder.sample_rate
+
     def write(self, pcm: npt.NDArray[np.int16]) -> None:
         """Append interleaved int16 PCM (caller and agent channels, in the channel map's order)."""
         data = pcm.tobytes()

@@ -32,6 +32,7 @@ from callvault.cli import (
     retention,
     search,
     serve,
+    siprec,
     users,
     worker,
 )
@@ -54,6 +55,7 @@ for module in (
     keys,
     db,
     serve,
+    siprec,
     worker,
     users,
     access,

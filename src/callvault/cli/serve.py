@@ -20,10 +20,17 @@ from callvault.logs import configure as configure_logging
     is_flag=True,
     help="Do not run jobs in this process (run `callvault worker` elsewhere instead).",
 )
-def serve_command(host: str, port: int, no_worker: bool) -> None:
-    """Serve the web UI and the REST API."""
+@click.option(
+    "--siprec",
+    "siprec_listen",
+    metavar="HOST:PORT",
+    help="Also record calls sent over SIPREC on HOST:PORT (UDP and TCP).",
+)
+def serve_command(host: str, port: int, no_worker: bool, siprec_listen: str | None) -> None:
+    """Serve the web UI and the REST API (and, with --siprec, the call recorder)."""
     import uvicorn
 
+    from callvault.capture.siprec.server import RecorderThread, parse_listen
     from callvault.jobs.interfaces import WorkerOptions
     from callvault.jobs.service import DatabaseWorker
     from callvault.web.app import create_app
@@ -43,9 +50,16 @@ def serve_command(host: str, port: int, no_worker: bool) -> None:
         worker = DatabaseWorker(services, services.jobs, WorkerOptions())
         thread = threading.Thread(target=worker.run, name="callvault-worker", daemon=True)
         thread.start()
+    recorder: RecorderThread | None = None
+    if siprec_listen:
+        sip_host, sip_port = parse_listen(siprec_listen)
+        recorder = RecorderThread(services, host=sip_host, port=sip_port)
+        recorder.start()
     try:
         uvicorn.run(create_app(services), host=host, port=port, log_config=config)
     finally:
+        if recorder is not None:
+            recorder.stop()  # calls in progress are finished and committed
         if worker is not None and thread is not None:
             # A job in progress finishes first; one cut off is retried after the stale timeout.
             worker.stop()

@@ -41,6 +41,10 @@ class LiveOpusEncoder:
         self._closed = False
 
     @property
+    def sample_rate(self) -> int:
+        return self._rate
+
+    @property
     def duration_s(self) -> float:
         """Seconds of audio encoded so far (per channel)."""
         return self._samples / self._rate

@@ -15,4 +15,8 @@ Modules, from the wire inwards:
   safely, vendors' additions, and who was called.
 - ``rtp``, ``decoding``, ``dtmf``, ``ssrc_clock``, ``timeline``: receive each stream, decode
   it, and place its audio on the call's clock.
+- ``via``, ``transactions``, ``transport``: SIP over UDP and TCP, server transactions
+  (retransmissions, 2xx until ACK, CANCEL).
+- ``media``: RTP ports and sockets of a session; ``session``: the policy at arrival, the
+  answer, audio into the vault, the recording at BYE; ``server``: all of it started together.
 """

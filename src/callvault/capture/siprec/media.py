@@ -1,0 +1,133 @@
+"""RTP sockets for a recording session: ports for the SDP answer, datagrams into the timeline.
+
+Ports are bound when the answer is built (the answer must name them), in even pairs from the
+configured range: N for a session's first stream, N+2 for the next, as SIPp and many SRCs
+expect. A label keeps its port for the whole dialog, so a re-INVITE (hold, resume) is answered
+with the same ports and no audio is lost in between. RTP is taken from whatever address sends
+it (NOTES: an SBC may send from another port than its SDP says); each socket belongs to one
+stream of one call, so a packet's socket says which channel it is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import socket
+import time
+from collections.abc import Callable
+from functools import partial
+
+from callvault.errors import ConfigError
+
+# Feeds one datagram to a call: (channel, arrival time on the monotonic clock, bytes).
+Feed = Callable[[int, float, bytes], None]
+
+
+class PortRange:
+    """Even RTP ports from ``first`` to ``last``, handed out round-robin across sessions."""
+
+    def __init__(self, host: str, first: int, last: int) -> None:
+        if not (1024 <= first < last <= 65534):
+            raise ConfigError(
+                f"RTP ports {first}-{last}: use a range inside 1024-65534", "siprec_rtp_ports"
+            )
+        self.host = host
+        self._first, self._last = first + first % 2, last
+        self._cursor = itertools.cycle(range(self._first, self._last - 1, 2))
+
+    def bind_block(self, count: int, *, near: int | None = None) -> list[socket.socket]:
+        """``count`` bound UDP sockets on consecutive even ports (N, N+2, …)."""
+        span = (self._last - self._first) // 2
+        starts = ([near] if near else []) + [next(self._cursor) for _ in range(span)]
+        for start in starts:
+            bound = self._try_block(start, count)
+            if bound is not None:
+                return bound
+        raise ConfigError(
+            f"no {count} free RTP ports left in {self._first}-{self._last}; widen the range",
+            "siprec_rtp_ports",
+        )
+
+    def _try_block(self, start: int, count: int) -> list[socket.socket] | None:
+        sockets: list[socket.socket] = []
+        for port in range(start, start + 2 * count, 2):
+            if port > self._last:
+                break
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            try:
+                sock.bind((self.host, port))
+            except OSError:
+                sock.close()
+                break
+            sock.setblocking(False)
+            sockets.append(sock)
+        if len(sockets) == count:
+            return sockets
+        for sock in sockets:
+            sock.close()
+        return None
+
+
+class _Receiver(asyncio.DatagramProtocol):
+    def __init__(self, channel: int, feed: Feed) -> None:
+        self._channel, self._feed = channel, feed
+        self.packets = 0
+
+    def datagram_received(self, data: bytes, addr: tuple[str | bytes, int]) -> None:
+        self.packets += 1
+        self._feed(self._channel, time.monotonic(), data)
+
+
+def _same(receiver: _Receiver) -> _Receiver:
+    return receiver
+
+
+class SessionMedia:
+    """The RTP sockets of one recording session, by stream key (its label or ``#index``)."""
+
+    def __init__(self, ports: PortRange) -> None:
+        self._ports = ports
+        self._sockets: dict[str, socket.socket] = {}
+        self._transports: dict[str, asyncio.DatagramTransport] = {}
+        self._receivers: dict[str, _Receiver] = {}
+
+    def reserve(self, keys: list[str]) -> None:
+        """Bind ports for the streams ``keys`` not bound yet (a block of even ports)."""
+        new = [key for key in keys if key not in self._sockets]
+        if not new:
+            return
+        near = max((s.getsockname()[1] for s in self._sockets.values()), default=None)
+        for key, sock in zip(
+            new, self._ports.bind_block(len(new), near=near and near + 2), strict=True
+        ):
+            self._sockets[key] = sock
+
+    def port_of(self, key: str) -> int:
+        """The port answered for stream ``key`` (bound by ``reserve``)."""
+        return int(self._sockets[key].getsockname()[1])
+
+    async def listen(self, channels: dict[str, int], feed: Feed) -> None:
+        """Start receiving on the streams in ``channels`` (key -> channel); idempotent."""
+        loop = asyncio.get_running_loop()
+        for key, channel in channels.items():
+            if key in self._transports:
+                continue
+            receiver = _Receiver(channel, feed)
+            transport, _ = await loop.create_datagram_endpoint(
+                partial(_same, receiver), sock=self._sockets[key]
+            )
+            self._transports[key] = transport
+            self._receivers[key] = receiver
+
+    def packets(self) -> int:
+        return sum(r.packets for r in self._receivers.values())
+
+    def close(self) -> None:
+        """Close every socket of the session (also those reserved but never listened on)."""
+        for transport in self._transports.values():
+            transport.close()
+        for key, sock in self._sockets.items():
+            if key not in self._transports:
+                sock.close()
+        self._transports.clear()
+        self._sockets.clear()

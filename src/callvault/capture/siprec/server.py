@@ -1,0 +1,125 @@
+"""The SIPREC recorder: a SIP endpoint on UDP and TCP, its sessions, their RTP ports.
+
+``callvault siprec HOST:PORT`` runs it alone; ``callvault serve --siprec HOST:PORT`` beside the
+web server, in a thread of its own with its own event loop. Stopping it finishes every
+session in progress with the audio received so far.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import signal
+import threading
+
+from callvault.bootstrap import Services
+from callvault.capture.siprec.media import PortRange
+from callvault.capture.siprec.session import SiprecHandler
+from callvault.capture.siprec.transport import SipEndpoint
+from callvault.errors import BadInput
+
+DEFAULT_RTP_PORTS = (30000, 39998)
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """``HOST:PORT`` (IPv4) for ``--siprec``; BadInput naming the option otherwise."""
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise BadInput(f"--siprec {value!r}: give HOST:PORT, e.g. 0.0.0.0:5060", "siprec")
+    return host, int(port)
+
+
+def parse_port_range(value: str) -> tuple[int, int]:
+    first, _, last = value.partition("-")
+    if not (first.isdigit() and last.isdigit()) or int(first) >= int(last):
+        raise BadInput(f"--rtp-ports {value!r}: give FIRST-LAST, e.g. 30000-39998", "rtp_ports")
+    return int(first), int(last)
+
+
+class SiprecServer:
+    """The endpoint and its handler, started and stopped together."""
+
+    def __init__(
+        self,
+        services: Services,
+        *,
+        host: str,
+        port: int,
+        media_host: str | None = None,
+        rtp_ports: tuple[int, int] = DEFAULT_RTP_PORTS,
+    ) -> None:
+        media = media_host or (
+            host if not ipaddress.ip_address(host).is_unspecified else "127.0.0.1"
+        )
+        self.ports = PortRange(media, *rtp_ports)
+        self._host, self._port = host, port
+        self.handler = SiprecHandler(
+            services, self.ports, contact_uri=f"sip:callvault@{media}:{port}"
+        )
+        self.endpoint = SipEndpoint(self.handler, host=host, port=port)
+
+    async def start(self) -> None:
+        await self.endpoint.start()
+
+    async def close(self) -> None:
+        await self.endpoint.close()
+        await self.handler.close()
+
+    async def run_until_stopped(self) -> None:
+        """Serve until SIGINT or SIGTERM, then finish the sessions in progress."""
+        await self.start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, stop.set)
+        try:
+            await stop.wait()
+        finally:
+            await self.close()
+
+
+class RecorderThread:
+    """The recorder beside the web server (``serve --siprec``): its own thread and loop."""
+
+    def __init__(self, services: Services, *, host: str, port: int) -> None:
+        self._server = SiprecServer(services, host=host, port=port)
+        self._loop = asyncio.new_event_loop()
+        self._stop = asyncio.Event()
+        self._started = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="callvault-siprec", daemon=True)
+
+    def start(self) -> None:
+        """Start and wait until the ports are bound (or raise why they could not be)."""
+        self._thread.start()
+        self._started.wait(timeout=30)
+        if self._error is not None:
+            raise self._error
+
+    def stop(self) -> None:
+        """Stop taking calls and finish those in progress."""
+        if self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._stop.set)
+            self._thread.join(timeout=60)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_until_complete(self._serve())
+        finally:
+            self._loop.close()
+
+    async def _serve(self) -> None:
+        try:
+            await self._server.start()
+        except BaseException as error:
+            self._error = error
+            self._started.set()
+            return
+        self._started.set()
+        try:
+            await self._stop.wait()
+        finally:
+            await self._server.close()

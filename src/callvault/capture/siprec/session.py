@@ -1,0 +1,402 @@
+"""SIPREC sessions: the policy asked at arrival, RTP into the vault, the recording at BYE.
+
+An INVITE that opens a recording session is decided before it is answered. The dialled
+number comes from the metadata and headers (``dialled.py``); the policy decides through the
+same service as file ingest (``IngestService.start_live``), which audits a declined call.
+
+- Covered: every audio stream the recorder can take is answered ``recvonly`` with its label,
+  on ports bound for the session; RTP goes through the call's timeline (``timeline.py``) and
+  settled audio is written, encrypted, to the recording a few times a second. At BYE the
+  recording is finished and committed exactly like a file ingest.
+- Not covered: ``200 OK`` whose SDP declines every stream (port 0). Real recording clients
+  take that as "nothing to send" and neither retry nor raise an alarm, where an error answer
+  would make them fail over or alert; no audio is ever received.
+- The vault or database cannot take the call: ``503`` with ``Retry-After``, so the client can
+  fail over to another recorder.
+
+Channel order is the file ingest's: the caller is channel 0, the called party (the council's
+side) channel 1. Where the metadata does not say which stream is whose, the first offered
+stream is taken as the caller's, as RFC 7865's participant order usually has it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import numpy as np
+
+from callvault.bootstrap import Services
+from callvault.capture.ingest import IngestResult
+from callvault.capture.live import LiveRecording
+from callvault.capture.metadata import CallMeta
+from callvault.capture.siprec.body import recording_body
+from callvault.capture.siprec.decoding import call_rate
+from callvault.capture.siprec.dialled import CallParties, work_out_parties
+from callvault.capture.siprec.errors import SipError
+from callvault.capture.siprec.media import Feed, PortRange, SessionMedia
+from callvault.capture.siprec.metadata import RecordingMetadata, merge_metadata, parse_metadata
+from callvault.capture.siprec.rtp import PayloadKind, payload_types
+from callvault.capture.siprec.sdp import SessionDescription, parse_sdp
+from callvault.capture.siprec.sdp_answer import (
+    AnswerOrigin,
+    SdpAnswer,
+    StreamAnswer,
+    answer_offer,
+    decline_offer,
+    new_origin,
+    stream_keys,
+)
+from callvault.capture.siprec.sipmsg import (
+    SipRequest,
+    SipResponse,
+    is_siprec_request,
+    make_response,
+    new_tag,
+)
+from callvault.capture.siprec.timeline import CallTimeline, Int16Array
+from callvault.capture.siprec.transactions import Responder
+from callvault.capture.siprec.transport import Peer
+from callvault.context import Actor, RequestContext
+from callvault.errors import CallvaultError
+
+log = logging.getLogger(__name__)
+
+RECORDER = Actor(name="system:siprec", kind="system")
+# How often settled audio is taken from the timeline and written to the vault.
+PULL_EVERY_S = 0.25
+
+
+class _Refusal(Exception):
+    """An INVITE answered with an error status instead of a session."""
+
+    def __init__(self, status: int, reason: str, headers: tuple[tuple[str, str], ...] = ()) -> None:
+        super().__init__(reason)
+        self.status, self.reason, self.headers = status, reason, headers
+
+
+@dataclass
+class Session:
+    """One recording session (one SIP dialog)."""
+
+    call_id: str
+    to_tag: str
+    origin: AnswerOrigin
+    media: SessionMedia
+    parties: CallParties
+    metadata: RecordingMetadata | None
+    answer: SdpAnswer
+    live: LiveRecording | None = None
+    timeline: CallTimeline | None = None
+    channels: dict[str, int] = field(default_factory=dict)
+    pump: asyncio.Task[None] | None = None
+    ended: bool = False
+
+
+class SiprecHandler:
+    """Answers SIP for the recorder (the transaction layer's ``SipHandler``)."""
+
+    def __init__(self, services: Services, ports: PortRange, *, contact_uri: str) -> None:
+        self._services = services
+        self._ports = ports
+        self._contact = contact_uri
+        self._sessions: dict[str, Session] = {}
+        self._cancelled: set[str] = set()  # INVITEs cancelled while being decided
+        self._own_numbers = frozenset(services.policy.policy.index.line_by_number)
+
+    @property
+    def sessions(self) -> int:
+        return len(self._sessions)
+
+    async def on_request(self, request: SipRequest, respond: Responder, peer: Peer) -> None:
+        method = request.method
+        if method == "OPTIONS":
+            respond.send(self._reply(request, 200, to_tag=new_tag()))
+        elif method == "INVITE" and request.to_tag is None:
+            await self._invite(request, respond, peer)
+        elif method == "INVITE":
+            await self._reinvite(request, respond)
+        elif method == "ACK":
+            return
+        elif method == "BYE":
+            await self._bye(request, respond)
+        elif method in ("UPDATE", "INFO"):
+            self._update(request, respond)
+        else:
+            respond.send(self._reply(request, 405, to_tag=request.to_tag or new_tag()))
+
+    async def on_cancel(self, invite: SipRequest) -> None:
+        """The client cancelled an INVITE still being decided: it is answered 487 as soon as
+        the decision returns, and whatever was opened for it is dropped, nothing stored."""
+        self._cancelled.add(invite.call_id)
+
+    async def on_ack_timeout(self, invite: SipRequest) -> None:
+        """No ACK came for our 200: the client gave up on the session; keep what arrived."""
+        session = self._sessions.pop(invite.call_id, None)
+        if session is not None:
+            await self._end(session, keep=True)
+
+    async def close(self) -> None:
+        """The recorder is stopping: finish every session with the audio it has."""
+        sessions, self._sessions = list(self._sessions.values()), {}
+        for session in sessions:
+            await self._end(session, keep=True)
+
+    # -- the INVITE ----------------------------------------------------------------------
+    async def _invite(self, request: SipRequest, respond: Responder, peer: Peer) -> None:
+        to_tag = new_tag()
+        try:
+            answer = await self._open(request, peer, to_tag)
+            if request.call_id in self._cancelled:
+                session = self._sessions.pop(request.call_id, None)
+                if session is not None:
+                    await self._end(session, keep=False)
+                raise _Refusal(487, "Request Terminated")
+            respond.send(answer)
+        except _Refusal as refusal:
+            respond.send(
+                self._reply(
+                    request, refusal.status, refusal.reason, to_tag=to_tag,
+                    headers=refusal.headers,
+                )
+            )  # fmt: skip
+        finally:
+            self._cancelled.discard(request.call_id)
+
+    async def _open(self, request: SipRequest, peer: Peer, to_tag: str) -> SipResponse:
+        """Decide the call and, if it is covered, open its session; the answer to send."""
+        if not is_siprec_request(request):
+            raise _Refusal(488, "Not A Recording Session")
+        if request.call_id in self._sessions:
+            raise _Refusal(482, "Loop Detected")
+        try:
+            offer, metadata = self._offer(request)
+        except SipError as error:
+            raise _Refusal(error.status, error.reason) from error
+        parties = work_out_parties(metadata, request.headers, own_numbers=self._own_numbers)
+        origin = new_origin(self._ports.host)
+        media = SessionMedia(self._ports)
+        try:
+            answer = self._answer_offer(offer, origin, media)
+            started = await self._start_live(request, peer, parties, answer)
+        except BaseException:
+            media.close()
+            raise
+        if isinstance(started, IngestResult):  # not covered: take no media
+            media.close()
+            return self._answer(request, decline_offer(offer, origin=origin), to_tag)
+        session = Session(request.call_id, to_tag, origin, media, parties, metadata, answer)
+        session.live = started
+        if not self._start_media(session):
+            media.close()
+            started.abort()
+            raise _Refusal(488, "No Audio Stream Accepted")
+        self._sessions[request.call_id] = session
+        await media.listen(session.channels, self._feed_for(session))
+        session.pump = asyncio.create_task(self._pump(session))
+        return self._answer(request, answer, to_tag)
+
+    async def _start_live(
+        self, request: SipRequest, peer: Peer, parties: CallParties, answer: SdpAnswer
+    ) -> LiveRecording | IngestResult:
+        """Ask the policy (through ingest, which audits a declined call); 503 when the vault
+        or the database cannot take the call, so the client fails over."""
+        ctx = RequestContext(actor=RECORDER, origin=f"siprec:{peer.transport}:{peer.host}")
+        try:
+            return await asyncio.to_thread(
+                self._services.ingest.start_live, ctx, _call_meta(request, parties),
+                sample_rate=_rate(answer), channels=2,
+            )  # fmt: skip
+        except CallvaultError as error:
+            log.warning("call %s refused: %s", request.call_id, error.message)
+            raise _Refusal(503, "Recorder Unavailable", (("Retry-After", "30"),)) from error
+
+    def _offer(self, request: SipRequest) -> tuple[SessionDescription, RecordingMetadata | None]:
+        body = recording_body(request)
+        if body.sdp is None:
+            raise SipError(
+                "a recording session needs an SDP offer", status=488,
+                reason="SDP Offer Required", field="body",
+            )  # fmt: skip
+        metadata = parse_metadata(body.metadata) if body.metadata is not None else None
+        return parse_sdp(body.sdp), metadata
+
+    def _answer_offer(
+        self, offer: SessionDescription, origin: AnswerOrigin, media: SessionMedia
+    ) -> SdpAnswer:
+        try:
+            media.reserve(stream_keys(offer))
+        except CallvaultError as error:
+            raise _Refusal(503, "No RTP Ports", (("Retry-After", "30"),)) from error
+        return answer_offer(offer, origin=origin, allocate_port=media.port_of)
+
+    def _start_media(self, session: Session) -> bool:
+        """Give the accepted audio streams their channels and the call its timeline."""
+        accepted = [s for s in session.answer.streams if s.accepted and s.codec is not None]
+        if not accepted:
+            return False
+        ordered = _caller_first(accepted[:2], session.parties)
+        session.channels = {stream.key: channel for channel, stream in enumerate(ordered)}
+        kinds = [_payload_kinds(stream) for stream in ordered]
+        if len(kinds) == 1:
+            kinds.append({})  # one mixed stream: the second channel stays silent
+        live = session.live
+        assert live is not None
+        session.timeline = CallTimeline(time.monotonic(), live.sample_rate, kinds)
+
+        return True
+
+    def _feed_for(self, session: Session) -> Feed:
+        def feed(channel: int, arrival: float, datagram: bytes) -> None:
+            if session.timeline is not None and not session.ended:
+                session.timeline.feed(channel, arrival, datagram)
+
+        return feed
+
+    # -- during the call -------------------------------------------------------------------
+    async def _pump(self, session: Session) -> None:
+        while not session.ended:
+            await asyncio.sleep(PULL_EVERY_S)
+            if session.timeline is not None:
+                self._write(session, session.timeline.drain(time.monotonic()))
+
+    def _write(self, session: Session, chunks: Iterable[Int16Array]) -> None:
+        """Settled audio, (samples, channels), into the recording as interleaved PCM."""
+        live = session.live
+        if live is None:
+            return
+        for chunk in chunks:
+            live.write(np.ascontiguousarray(chunk).reshape(-1))
+
+    async def _reinvite(self, request: SipRequest, respond: Responder) -> None:
+        session = self._sessions.get(request.call_id)
+        if session is None or request.to_tag != session.to_tag:
+            respond.send(self._reply(request, 481, to_tag=request.to_tag))
+            return
+        try:
+            body = recording_body(request)
+            if body.metadata is not None:
+                self._merge(session, parse_metadata(body.metadata))
+            if body.sdp is not None:
+                session.origin = session.origin.next_version()
+                session.answer = self._answer_offer(
+                    parse_sdp(body.sdp), session.origin, session.media
+                )
+        except SipError as error:
+            respond.send(self._reply(request, error.status, error.reason, to_tag=session.to_tag))
+            return
+        # A hold or resume keeps each label's port and channel; the timeline fills the gap.
+        respond.send(self._answer(request, session.answer, session.to_tag))
+
+    def _update(self, request: SipRequest, respond: Responder) -> None:
+        session = self._sessions.get(request.call_id)
+        if session is None:
+            respond.send(self._reply(request, 481, to_tag=request.to_tag))
+            return
+        try:
+            body = recording_body(request)
+            if body.metadata is not None:
+                self._merge(session, parse_metadata(body.metadata))
+        except SipError as error:
+            respond.send(self._reply(request, error.status, error.reason, to_tag=session.to_tag))
+            return
+        respond.send(self._reply(request, 200, to_tag=session.to_tag))
+
+    def _merge(self, session: Session, update: RecordingMetadata) -> None:
+        if session.metadata is not None and update.partial:
+            session.metadata = merge_metadata(session.metadata, update)
+        else:
+            session.metadata = update
+
+    # -- the end ---------------------------------------------------------------------------
+    async def _bye(self, request: SipRequest, respond: Responder) -> None:
+        session = self._sessions.pop(request.call_id, None)
+        if session is None:
+            respond.send(self._reply(request, 481, to_tag=request.to_tag))
+            return
+        # Answered first: the client need not wait for the encoding and the commit.
+        respond.send(self._reply(request, 200, to_tag=session.to_tag))
+        await self._end(session, keep=True)
+
+    async def _end(self, session: Session, *, keep: bool) -> None:
+        session.ended = True
+        if session.pump is not None:
+            session.pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await session.pump
+        session.media.close()
+        live = session.live
+        if live is None:
+            return
+        if not keep or session.timeline is None:
+            live.abort()
+            return
+        try:
+            self._write(session, session.timeline.finish(time.monotonic()))
+            await asyncio.to_thread(live.finish, datetime.now(UTC))
+        except Exception:
+            log.exception("call %s: the recording could not be committed", session.call_id)
+            live.abort()
+
+    # -- answers ---------------------------------------------------------------------------
+    def _reply(
+        self,
+        request: SipRequest,
+        status: int,
+        reason: str | None = None,
+        *,
+        to_tag: str | None,
+        headers: tuple[tuple[str, str], ...] = (),
+    ) -> SipResponse:
+        return make_response(
+            request, status, reason, to_tag=to_tag, contact_uri=self._contact, headers=headers
+        )
+
+    def _answer(self, request: SipRequest, answer: SdpAnswer, to_tag: str) -> SipResponse:
+        return make_response(
+            request, 200, to_tag=to_tag, contact_uri=self._contact,
+            body=answer.to_bytes(), content_type="application/sdp",
+        )  # fmt: skip
+
+
+def _call_meta(request: SipRequest, parties: CallParties) -> CallMeta:
+    now = datetime.now(UTC)
+    return CallMeta(
+        call_id=f"siprec:{request.call_id}"[:128],
+        direction=parties.direction,
+        dialled=parties.dialled or "",
+        caller=parties.caller or "withheld",
+        agent="unknown",
+        started_at=now,
+        ended_at=now,
+        # SIPREC carries no evidence of the announcement; the PBX plays it before it forks
+        # the call to the recorder (docs/siprec.md), so the recorder cannot flag its absence.
+        announcement_played=True,
+        channel_map={"caller": 0, "agent": 1},
+        source="siprec",
+    )
+
+
+def _rate(answer: SdpAnswer) -> int:
+    """16 kHz when an accepted stream is G.722, else 8 kHz."""
+    return call_rate(kind for s in answer.streams for kind in _payload_kinds(s).values())
+
+
+def _payload_kinds(stream: StreamAnswer) -> dict[int, PayloadKind]:
+    codecs = [c for c in (stream.codec, stream.telephone_event) if c is not None]
+    return payload_types({c.payload_type: (c.name, c.clock_rate) for c in codecs})
+
+
+def _caller_first(streams: list[StreamAnswer], parties: CallParties) -> list[StreamAnswer]:
+    def role(stream: StreamAnswer) -> str | None:
+        by_label = parties.role_of_label(stream.label) if stream.label else None
+        return by_label or parties.role_of_media_index(stream.offered.index)
+
+    if len(streams) == 2 and (role(streams[0]) == "called" or role(streams[1]) == "caller"):
+        return [streams[1], streams[0]]
+    return streams

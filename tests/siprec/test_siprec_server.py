@@ -1,0 +1,229 @@
+"""The recorder end to end over real sockets on 127.0.0.1: SIP over UDP and TCP, RTP in, a
+recording in the vault at BYE; a call the policy does not cover takes no media."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import math
+import socket
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numpy as np
+from rtp_packets import rtp
+from sip_offers import METADATA, SDP_TWO_STREAMS, multipart, sip
+from sqlalchemy import select
+
+from callvault.bootstrap import Services
+from callvault.capture.siprec.sdp import parse_sdp
+from callvault.capture.siprec.server import SiprecServer
+from callvault.capture.siprec.sipmsg import SipResponse, parse_message
+from callvault.catalog.store import recordings
+from callvault.media.decode import open_audio
+from callvault.media.g711 import ulaw_encode
+from homes import nothing_stored
+
+PARKING = "+442073715678"
+STAFF_EXTENSION = "+442087531234"
+RATE = 8000
+FRAME = 160  # 20 ms at 8 kHz
+PCMU = 0
+
+
+def invite(port: int, call_id: str, dialled: str, *, transport: str = "UDP") -> bytes:
+    metadata = METADATA.replace("+442079460999", dialled)
+    sdp = SDP_TWO_STREAMS.replace("192.0.2.10", "127.0.0.1")
+    branch = f"z9hG4bK{uuid.uuid4().hex[:12]}"
+    headers = f"""Via: SIP/2.0/{transport} 127.0.0.1:{port};branch={branch};rport
+Max-Forwards: 70
+To: <sip:recorder@127.0.0.1>
+From: "SRC" <sip:src@127.0.0.1>;tag=src{uuid.uuid4().hex[:8]}
+Call-ID: {call_id}
+CSeq: 1 INVITE
+Require: siprec
+Contact: <sip:src@127.0.0.1:{port}>;+sip.src
+Content-Type: multipart/mixed;boundary="cv-boundary-7d1e\""""
+    body = multipart(
+        ("Content-Type: application/sdp", sdp),
+        (
+            "Content-Type: application/rs-metadata+xml\nContent-Disposition: recording-session",
+            metadata,
+        ),
+    )
+    return sip("INVITE sip:recorder@127.0.0.1 SIP/2.0", headers, body)
+
+
+def in_dialog(method: str, ok: SipResponse, port: int, cseq: int, body: bytes = b"") -> bytes:
+    branch = f"z9hG4bK{uuid.uuid4().hex[:12]}"
+    headers = f"""Via: SIP/2.0/UDP 127.0.0.1:{port};branch={branch};rport
+Max-Forwards: 70
+To: {ok.headers.get("To")}
+From: {ok.headers.get("From")}
+Call-ID: {ok.call_id}
+CSeq: {cseq} {method}"""
+    if body:
+        headers += "\nContent-Type: application/sdp"
+    return sip(f"{method} sip:recorder@127.0.0.1 SIP/2.0", headers, body)
+
+
+@contextmanager
+def running(services: Services) -> Iterator[tuple[SiprecServer, asyncio.AbstractEventLoop]]:
+    loop = asyncio.new_event_loop()
+    server = SiprecServer(services, host="127.0.0.1", port=0, rtp_ports=(41000, 41998))
+    loop.run_until_complete(server.start())
+    try:
+        yield server, loop
+    finally:
+        loop.run_until_complete(server.close())
+        loop.close()
+
+
+class Client:
+    """A recording client over UDP, driven step by step from the test (bounded waits)."""
+
+    def __init__(self, server: SiprecServer, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.setblocking(False)
+        self.port = self.sock.getsockname()[1]
+        self.server = ("127.0.0.1", server.endpoint.udp_port)
+
+    def send(self, data: bytes, to: tuple[str, int] | None = None) -> None:
+        self.sock.sendto(data, to or self.server)
+
+    def final(self, timeout: float = 5.0) -> SipResponse:
+        """Run the server until a final response (>= 200) arrives."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.loop.run_until_complete(asyncio.sleep(0.01))
+            try:
+                data = self.sock.recv(65535)
+            except BlockingIOError:
+                continue
+            message = parse_message(data)
+            if isinstance(message, SipResponse) and message.status >= 200:
+                return message
+        raise AssertionError("no final response")
+
+    def idle(self, seconds: float) -> None:
+        self.loop.run_until_complete(asyncio.sleep(seconds))
+
+
+def answered_ports(ok: SipResponse) -> list[int]:
+    return [m.port for m in parse_sdp(ok.body).media]
+
+
+def send_audio(client: Client, ports: list[int], seconds: float, first: int = 0) -> int:
+    """``seconds`` of 20 ms packets to both streams, paced by the wall clock; next sequence."""
+    tone = np.sin(2 * np.pi * 440 * np.arange(int(RATE * seconds)) / RATE) * 8000
+    caller_audio = ulaw_encode(tone.astype(np.int16)).tobytes()
+    silence = ulaw_encode(np.zeros(FRAME, dtype=np.int16)).tobytes()
+    started = time.monotonic()
+    packets = int(seconds / 0.02)
+    for step in range(packets):
+        n = first + step
+        payload = caller_audio[step * FRAME : (step + 1) * FRAME]
+        client.send(rtp(n, n * FRAME, 0x1111, payload, payload_type=PCMU), ("127.0.0.1", ports[0]))
+        client.send(rtp(n, n * FRAME, 0x2222, silence, payload_type=PCMU), ("127.0.0.1", ports[1]))
+        client.idle(max(0.0, started + (step + 1) * 0.02 - time.monotonic()))
+    return first + packets
+
+
+def test_a_covered_call_is_recorded_with_its_audio_on_the_right_channel(
+    services: Services,
+) -> None:
+    with running(services) as (server, loop):
+        client = Client(server, loop)
+        client.send(invite(client.port, "rec-1@src", PARKING))
+        ok = client.final()
+        assert ok.status == 200
+        caller_port, called_port = answered_ports(ok)
+        assert caller_port and called_port
+        client.send(in_dialog("ACK", ok, client.port, 1))
+        seconds = 3.0
+        send_audio(client, [caller_port, called_port], seconds)
+        client.send(in_dialog("BYE", ok, client.port, 2))
+        assert client.final().status == 200
+        client.idle(1.0)  # the commit runs after the 200
+    with services.engine.connect() as conn:
+        rows = conn.execute(select(recordings)).all()
+    assert len(rows) == 1
+    recording = rows[0]
+    assert recording.line == "parking" and recording.caller == "+442079460123"
+    assert math.isclose(recording.duration_s, seconds, rel_tol=0.02)
+    key = services.vault.unwrap_key(services.catalog.wrapped_key(recording.id), recording.id)
+    with open_audio(io.BytesIO(services.vault.read_all(recording.blob_name, key))) as reader:
+        pcm = np.concatenate([f.to_ndarray() for f in reader.frames()], axis=1).astype(float)
+    caller_rms, called_rms = np.sqrt((pcm**2).mean(axis=1))
+    assert caller_rms > 0.05 and called_rms < caller_rms / 100  # decoded to floats in [-1, 1]
+
+
+def test_a_call_the_policy_does_not_cover_gets_no_media(services: Services) -> None:
+    with running(services) as (server, loop):
+        client = Client(server, loop)
+        client.send(invite(client.port, "staff-1@src", STAFF_EXTENSION))
+        ok = client.final()
+        assert ok.status == 200 and answered_ports(ok) == [0, 0]
+        client.send(in_dialog("ACK", ok, client.port, 1))
+        client.send(in_dialog("BYE", ok, client.port, 2))
+        assert client.final().status in (200, 481)
+        assert server.handler.sessions == 0
+    assert nothing_stored(services) and services.catalog.count() == 0
+    decided = services.audit.show(limit=10)[-1]
+    assert decided["action"] == "call.not_recorded"
+    assert decided["details"]["rule"].startswith("exclusion:")
+
+
+def test_options_is_answered(services: Services) -> None:
+    with running(services) as (server, loop):
+        client = Client(server, loop)
+        ping = sip(
+            "OPTIONS sip:recorder@127.0.0.1 SIP/2.0",
+            f"""Via: SIP/2.0/UDP 127.0.0.1:{client.port};branch=z9hG4bKping1
+Max-Forwards: 70
+To: <sip:recorder@127.0.0.1>
+From: <sip:src@127.0.0.1>;tag=p1
+Call-ID: ping-1
+CSeq: 1 OPTIONS""",
+        )
+        client.send(ping)
+        answer = client.final()
+        assert answer.status == 200 and "siprec" in (answer.headers.get("Supported") or "")
+
+
+def test_a_hold_keeps_the_ports_and_the_recording_keeps_the_wall_clock(
+    services: Services,
+) -> None:
+    sdp = SDP_TWO_STREAMS.replace("192.0.2.10", "127.0.0.1")
+    with running(services) as (server, loop):
+        client = Client(server, loop)
+        client.send(invite(client.port, "hold-1@src", PARKING))
+        ok = client.final()
+        answered_at = time.monotonic()
+        ports = answered_ports(ok)
+        client.send(in_dialog("ACK", ok, client.port, 1))
+        after = send_audio(client, ports, 1.0)
+        client.send(
+            in_dialog("INVITE", ok, client.port, 2, sdp.replace("sendonly", "inactive").encode())
+        )
+        held = client.final()
+        assert held.status == 200 and answered_ports(held) == ports
+        client.send(in_dialog("ACK", held, client.port, 2))
+        client.idle(1.5)  # on hold: nothing is sent
+        client.send(in_dialog("INVITE", ok, client.port, 3, sdp.encode()))
+        resumed = client.final()
+        assert resumed.status == 200 and answered_ports(resumed) == ports
+        client.send(in_dialog("ACK", resumed, client.port, 3))
+        send_audio(client, ports, 1.0, first=after)
+        call_s = time.monotonic() - answered_at
+        client.send(in_dialog("BYE", ok, client.port, 4))
+        assert client.final().status == 200
+        client.idle(1.0)
+    with services.engine.connect() as conn:
+        (duration,) = conn.execute(select(recordings.c.duration_s)).scalars().all()
+    # The hold is silence in its place: the recording is as long as the call on the clock.
+    assert call_s - 0.15 <= duration <= call_s + 0.3, (duration, call_s)
