@@ -18,6 +18,7 @@ from callvault.capture.metadata import CallMeta
 from callvault.catalog.store import call_decisions, recordings
 from callvault.context import RequestContext
 from callvault.errors import BadInput, Conflict
+from callvault.maintenance.service import check_home
 from callvault.media.decode import open_audio
 from homes import nothing_stored
 
@@ -144,3 +145,16 @@ def test_pcm_of_the_wrong_shape_is_refused(services: Services, ctx: RequestConte
         live.write(np.zeros(4, dtype=np.float32))
     live.abort()
     assert nothing_stored(services)
+
+
+def test_repair_leaves_a_call_in_progress_alone(services: Services, ctx: RequestContext) -> None:
+    live = start(services, ctx, call_meta("live-7"))
+    live.write(tone_in_caller_channel(60.0))  # some of it is in the store, unfinished
+    report = check_home(services, repair=True)
+    assert any("calls are being recorded" in note for note in report.repaired)
+    live.write(tone_in_caller_channel(1.0))
+    result = live.finish(datetime.now(UTC))
+    assert result.status == "recorded"
+    recording = services.catalog.get(live.recording_id)
+    assert abs(recording.duration_s - 61.0) < 0.1
+    assert check_home(services, repair=True).problems == []

@@ -189,6 +189,7 @@ class IngestService:
             sample_rate=sample_rate,
             channels=channels,
             lock_until=retain_until if retain_until > self._clock() else None,
+            lock_path=self._lock_path,
         )
 
     def commit_live(
@@ -202,17 +203,17 @@ class IngestService:
         size: int,
         encoded: EncodedAudio,
     ) -> IngestResult:
-        """Commit a finished live recording whose blob is complete (``LiveRecording.finish``)."""
+        """Commit a finished live recording whose blob is complete (``LiveRecording.finish``,
+        which holds the ingest lock around this)."""
         ctx, meta, decision, line = start.ctx, start.meta, start.decision, start.line
         try:
-            with file_lock(self._lock_path, exclusive=False):
-                wrapped = self._vault.wrap_key(data_key, recording_id)
-                decided = self._decision_row(ctx, meta, decision)
-                recording = self._recording_row(
-                    meta, decided, line, recording_id, blob_name, sha256, size,
-                    encoded.input_info, encoded, line.retention.add_to(meta.started_at),
-                )  # fmt: skip
-                self._commit(ctx, decided, recording, wrapped)
+            wrapped = self._vault.wrap_key(data_key, recording_id)
+            decided = self._decision_row(ctx, meta, decision)
+            recording = self._recording_row(
+                meta, decided, line, recording_id, blob_name, sha256, size,
+                encoded.input_info, encoded, line.retention.add_to(meta.started_at),
+            )  # fmt: skip
+            self._commit(ctx, decided, recording, wrapped)
         except BaseException:
             self._discard(blob_name)
             raise

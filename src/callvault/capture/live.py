@@ -15,6 +15,7 @@ import hashlib
 import uuid
 from contextlib import ExitStack
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -22,6 +23,7 @@ import numpy.typing as npt
 
 from callvault.capture.metadata import CallMeta
 from callvault.context import RequestContext
+from callvault.locks import file_lock, live_lock_beside
 from callvault.media.live_encode import LiveOpusEncoder
 from callvault.policy.model import Decision, Line
 from callvault.vault.service import Vault
@@ -56,6 +58,7 @@ class LiveRecording:
         sample_rate: int,
         channels: int,
         lock_until: datetime | None,
+        lock_path: Path,
     ) -> None:
         self.recording_id = uuid.uuid4().hex
         self.blob_name = f"recordings/{self.recording_id[:2]}/{self.recording_id}.opus"
@@ -64,7 +67,10 @@ class LiveRecording:
         self._data_key = vault.new_data_key()
         self._hash = hashlib.sha256()
         self._size = 0
+        self._lock_path = lock_path
         self._stack = ExitStack()
+        # Held for the whole call: repair leaves an unfinished write alone while it is held.
+        self._stack.enter_context(file_lock(live_lock_beside(lock_path), exclusive=False))
         sink = self._stack.enter_context(
             vault.writer(self.blob_name, self._data_key, retain_until=lock_until)
         )
@@ -89,22 +95,24 @@ class LiveRecording:
     def finish(self, ended_at: datetime) -> IngestResult:
         """End the blob and commit the recording; the call's end time is ``ended_at``."""
         self._open = False
-        try:
-            encoded = self._encoder.close()
-        except BaseException:
-            self._drop()
-            raise
-        self._stack.close()  # the blob appears, complete, under its name
-        meta = dataclasses.replace(self.start.meta, ended_at=ended_at)
-        return self._ingest.commit_live(
-            dataclasses.replace(self.start, meta=meta),
-            recording_id=self.recording_id,
-            blob_name=self.blob_name,
-            data_key=self._data_key,
-            sha256=self._hash.hexdigest(),
-            size=self._size,
-            encoded=encoded,
-        )
+        # The ingest lock, as for a file: repair never sees the complete blob uncatalogued.
+        with file_lock(self._lock_path, exclusive=False):
+            try:
+                encoded = self._encoder.close()
+            except BaseException:
+                self._drop()
+                raise
+            self._stack.close()  # the blob appears, complete, under its name
+            meta = dataclasses.replace(self.start.meta, ended_at=ended_at)
+            return self._ingest.commit_live(
+                dataclasses.replace(self.start, meta=meta),
+                recording_id=self.recording_id,
+                blob_name=self.blob_name,
+                data_key=self._data_key,
+                sha256=self._hash.hexdigest(),
+                size=self._size,
+                encoded=encoded,
+            )
 
     def abort(self) -> None:
         """Stop and leave nothing: no blob, no catalogue row, no audit entry."""

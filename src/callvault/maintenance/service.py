@@ -14,7 +14,7 @@ from callvault.config import SETTINGS_FILE, defaults
 from callvault.context import RequestContext
 from callvault.db import current_revision, head_revision, migrate, transaction
 from callvault.errors import CallvaultError, Conflict
-from callvault.locks import file_lock
+from callvault.locks import file_lock, file_lock_if_free, live_lock_beside
 from callvault.policy.loader import load_policy
 from callvault.retention.purge import blobs_being_purged
 from callvault.secretfile import replace_private
@@ -165,9 +165,7 @@ def _check_blobs(
         for name in missing:
             problems.append(f"recording blob {name} is missing from the blob store")
         if repair:
-            removed = services.blobs.remove_incomplete()
-            if removed:
-                repaired.append(f"removed {removed} incomplete blob write(s)")
+            _remove_unfinished_writes(services, repaired)
             locked = 0
             for name in orphans:
                 try:
@@ -192,6 +190,20 @@ def _check_blobs(
                 f"{len(orphans)} blob(s) were never catalogued (an interrupted ingest); "
                 "run `callvault check --repair`"
             )
+
+
+def _remove_unfinished_writes(services: Services, repaired: list[str]) -> None:
+    """Delete writes a crash left unfinished, unless a live call is writing right now."""
+    with file_lock_if_free(live_lock_beside(services.lock_path)) as no_call_in_progress:
+        if not no_call_in_progress:
+            repaired.append(
+                "calls are being recorded: unfinished writes are left alone; run "
+                "`callvault check --repair` again when none is"
+            )
+            return
+        removed = services.blobs.remove_incomplete()
+    if removed:
+        repaired.append(f"removed {removed} incomplete blob write(s)")
 
 
 def rotate_keys(services: Services, ctx: RequestContext) -> int:
