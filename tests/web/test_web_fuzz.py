@@ -44,13 +44,14 @@ def fuzzed(services: Services, ctx: RequestContext, call_wav: Path) -> Iterator[
     for name, role in PEOPLE.items():
         services.access.add_person(admin, name, role, PASSWORD)
     token = services.access.add_service(admin, "pbx")
+    payments = services.access.add_service(admin, "till", "payments")
     rec_id = record(services, ctx, call_wav, "fuzz-1")
     services.grants.request(
         RequestContext(actor=services.access.person("am"), origin="test"),
         [rec_id], "complaint", "CMP-2026-0001",
     )  # fmt: skip
     app = create_app(services)
-    yield {"app": app, "services": services, "token": token}
+    yield {"app": app, "services": services, "token": token, "payments": payments}
 
 
 def _operations(app: Any) -> list[Operation]:
@@ -72,6 +73,8 @@ def _headers_for(action: str, fuzzed: dict[str, Any]) -> dict[str, str]:
     """Credentials of someone the action is for (a fresh session per operation)."""
     if action == "recordings:ingest":
         return {"Authorization": f"Bearer {fuzzed['token']}"}
+    if action == "calls:pause":  # the payment system's service account
+        return {"Authorization": f"Bearer {fuzzed['payments']}"}
     key = action if action in PERSON_FOR else action.split(":", maxsplit=1)[0]
     person = PERSON_FOR[key]
     client = TestClient(fuzzed["app"], base_url="https://testserver")

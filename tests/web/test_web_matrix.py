@@ -237,6 +237,13 @@ CALLS: dict[tuple[str, str], Call] = {
     ("GET", "/api/v1/policy"): _get("/api/v1/policy"),
     ("GET", "/api/v1/reports/access-review"): _get("/api/v1/reports/access-review"),
     ("GET", "/api/v1/alerts/bulk-access"): _get("/api/v1/alerts/bulk-access"),
+    # Only the payment system's service account (none here) pauses live calls.
+    ("POST", "/api/v1/calls/{call_id}/pause"): lambda w, who, _s: w.clients[who].post(
+        "/api/v1/calls/matrix@src/pause"
+    ),
+    ("POST", "/api/v1/calls/{call_id}/resume"): lambda w, who, _s: w.clients[who].post(
+        "/api/v1/calls/matrix@src/resume"
+    ),
     ("GET", "/notice"): _get("/notice"),
     ("GET", "/notice/staff"): _get("/notice/staff"),
     ("GET", "/api/v1/reports/scope"): _get("/api/v1/reports/scope"),
@@ -276,6 +283,8 @@ def expected(route: tuple[str, str], who: str, state: str) -> str:
         ("GET", "/api/v1/policy"): frozenset({"adm", "dpo", "aud"}),
         ("GET", "/api/v1/reports/access-review"): frozenset({"adm", "dpo", "aud"}),
         ("GET", "/api/v1/alerts/bulk-access"): frozenset({"dpo"}),
+        ("POST", "/api/v1/calls/{call_id}/pause"): frozenset(),
+        ("POST", "/api/v1/calls/{call_id}/resume"): frozenset(),
         # The notices are for everyone, callers and staff without an account included.
         ("GET", "/notice"): EVERYONE,
         ("GET", "/notice/staff"): EVERYONE,

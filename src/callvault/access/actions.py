@@ -69,6 +69,8 @@ ACTIONS: dict[str, frozenset[str]] = {
     # Grants: listeners see their own and those they may decide; advisors see the requests
     # that concern their own calls (access/grant_views.py narrows).
     "grants:read": frozenset({LISTENERS, "role:advisor"}),
+    # Card payments: the payment system pauses and resumes a live call's recording.
+    "calls:pause": frozenset({"operator", "role:payments"}),
     # Purging what the retention schedule says is due: the daily job, or the operator.
     "retention:run": frozenset({"operator", "system"}),
     # Legal holds: see HOLD_KEEPERS. Auditors read the hold register to check that holds are

@@ -21,7 +21,8 @@ from callvault.db import transaction
 from callvault.errors import BadInput, Conflict, NotFound, Refused
 
 _USERNAME = re.compile(r"[a-z][a-z0-9._-]{1,63}")
-SERVICE_ROLES = frozenset({"ingest"})
+# Service accounts: a PBX's uploader, and a payment system that pauses live recordings.
+SERVICE_ROLES = frozenset({"ingest", "payments"})
 
 
 class AccessService:

@@ -14,10 +14,11 @@ can decrypt (its key existed only in memory); ``callvault check --repair`` remov
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import io
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -202,6 +203,7 @@ class IngestService:
         sha256: str,
         size: int,
         encoded: EncodedAudio,
+        paused: Sequence[tuple[float, float]] = (),
     ) -> IngestResult:
         """Commit a finished live recording whose blob is complete (``LiveRecording.finish``,
         which holds the ingest lock around this)."""
@@ -213,7 +215,15 @@ class IngestService:
                 meta, decided, line, recording_id, blob_name, sha256, size,
                 encoded.input_info, encoded, line.retention.add_to(meta.started_at),
             )  # fmt: skip
-            self._commit(ctx, decided, recording, wrapped)
+            extra: dict[str, Any] = {}
+            if paused:
+                # Card payments (PCI DSS): the spans are silence in the audio; their bounds
+                # are kept so a listener knows why, and no digit is stored anywhere.
+                recording = dataclasses.replace(
+                    recording, flags=[*recording.flags, "card_payment_paused"]
+                )
+                extra["paused_s"] = [[round(a, 3), round(b, 3)] for a, b in paused]
+            self._commit(ctx, decided, recording, wrapped, extra)
         except BaseException:
             self._discard(blob_name)
             raise
@@ -367,7 +377,12 @@ class IngestService:
             self._vault.delete(blob_name)
 
     def _commit(
-        self, ctx: RequestContext, decided: CallDecision, recording: Recording, wrapped: WrappedKey
+        self,
+        ctx: RequestContext,
+        decided: CallDecision,
+        recording: Recording,
+        wrapped: WrappedKey,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         now = utc_now_iso()
         with transaction(self._engine) as conn:
@@ -387,6 +402,7 @@ class IngestService:
                     "source_sha256": recording.source_sha256,
                     "flags": recording.flags,
                     "retain_until": recording.retain_until,
+                    **(extra or {}),
                 },
             )
             # Proves the stored copy decrypts and plays; commits with the recording or not at all.

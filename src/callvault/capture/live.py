@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import uuid
+from collections.abc import Sequence
 from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
@@ -92,8 +93,11 @@ class LiveRecording:
         self._size += len(data)
         self._encoder.write(pcm)
 
-    def finish(self, ended_at: datetime) -> IngestResult:
-        """End the blob and commit the recording; the call's end time is ``ended_at``."""
+    def finish(
+        self, ended_at: datetime, paused: Sequence[tuple[float, float]] = ()
+    ) -> IngestResult:
+        """End the blob and commit the recording; the call's end time is ``ended_at``;
+        ``paused`` the spans (seconds from the start) silenced for card payments."""
         self._open = False
         # The ingest lock, as for a file: repair never sees the complete blob uncatalogued.
         with file_lock(self._lock_path, exclusive=False):
@@ -112,6 +116,7 @@ class LiveRecording:
                 sha256=self._hash.hexdigest(),
                 size=self._size,
                 encoded=encoded,
+                paused=paused,
             )
 
     def abort(self) -> None:

@@ -56,7 +56,8 @@ def serve_command(host: str, port: int, no_worker: bool, siprec_listen: str | No
         recorder = RecorderThread(services, host=sip_host, port=sip_port)
         recorder.start()
     try:
-        uvicorn.run(create_app(services), host=host, port=port, log_config=config)
+        app = create_app(services, recorder)
+        uvicorn.run(app, host=host, port=port, log_config=config)
     finally:
         if recorder is not None:
             recorder.stop()  # calls in progress are finished and committed

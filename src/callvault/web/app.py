@@ -11,10 +11,12 @@ from fastapi.responses import JSONResponse
 
 from callvault import __version__
 from callvault.bootstrap import Services
+from callvault.capture.siprec.server import RecorderThread
 from callvault.errors import CallvaultError
 from callvault.web.metrics import IngestCounter
 from callvault.web.routes import (
     audit,
+    calls,
     compliance,
     disclosures,
     grants,
@@ -31,10 +33,12 @@ from callvault.web.routes import (
 )
 
 
-def create_app(services: Services) -> FastAPI:
+def create_app(services: Services, recorder: RecorderThread | None = None) -> FastAPI:
+    """The app; ``recorder`` is the SIPREC recorder when this server runs one (live calls)."""
     # No Swagger/ReDoc pages: they load scripts from a CDN, which council networks block.
     app = FastAPI(title="callvault", version=__version__, docs_url=None, redoc_url=None)
     app.state.services = services
+    app.state.recorder = recorder
     app.state.ingests = IngestCounter()
 
     @app.exception_handler(CallvaultError)
@@ -46,7 +50,7 @@ def create_app(services: Services) -> FastAPI:
         return JSONResponse(exc.as_dict(), status_code=exc.http_status, headers=headers)
 
     routers = (operations, ingest, grants, recordings, users, audit, session, oidc, oversight)
-    for module in (*routers, playback, disclosures, holds):
+    for module in (*routers, playback, disclosures, holds, calls):
         app.include_router(module.router)
     # The public notices and the compliance reports (docs/notice.md, docs/retention.md).
     for module in (notice, compliance):

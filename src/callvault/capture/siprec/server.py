@@ -12,11 +12,14 @@ import contextlib
 import ipaddress
 import signal
 import threading
+from collections.abc import Coroutine
+from typing import Any
 
 from callvault.bootstrap import Services
 from callvault.capture.siprec.media import PortRange
 from callvault.capture.siprec.session import SiprecHandler
 from callvault.capture.siprec.transport import SipEndpoint
+from callvault.context import RequestContext
 from callvault.errors import BadInput
 
 DEFAULT_RTP_PORTS = (30000, 39998)
@@ -97,6 +100,20 @@ class RecorderThread:
         self._started.wait(timeout=30)
         if self._error is not None:
             raise self._error
+
+    @property
+    def udp_port(self) -> int:
+        return self._server.endpoint.udp_port
+
+    def pause(self, ctx: RequestContext, call_ref: str) -> dict[str, object]:
+        """Pause a live call's recording (from another thread: the web server's)."""
+        return self._call(self._server.handler.pause(ctx, call_ref))
+
+    def resume(self, ctx: RequestContext, call_ref: str) -> dict[str, object]:
+        return self._call(self._server.handler.resume(ctx, call_ref))
+
+    def _call(self, work: Coroutine[Any, Any, dict[str, object]]) -> dict[str, object]:
+        return asyncio.run_coroutine_threadsafe(work, self._loop).result(timeout=10)
 
     def stop(self) -> None:
         """Stop taking calls and finish those in progress."""

@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -63,13 +64,16 @@ from callvault.capture.siprec.timeline import CallTimeline, Int16Array
 from callvault.capture.siprec.transactions import Responder
 from callvault.capture.siprec.transport import Peer
 from callvault.context import Actor, RequestContext
-from callvault.errors import CallvaultError
+from callvault.db import transaction
+from callvault.errors import CallvaultError, Conflict, NotFound
 
 log = logging.getLogger(__name__)
 
 RECORDER = Actor(name="system:siprec", kind="system")
 # How often settled audio is taken from the timeline and written to the vault.
 PULL_EVERY_S = 0.25
+# Declined dialogs remembered for their BYE; beyond this the oldest are forgotten.
+MAX_DECLINED = 10_000
 
 
 class _Refusal(Exception):
@@ -107,6 +111,8 @@ class SiprecHandler:
         self._contact = contact_uri
         self._sessions: dict[str, Session] = {}
         self._cancelled: set[str] = set()  # INVITEs cancelled while being decided
+        # Dialogs of calls answered with no media, so their BYE is answered 200: Call-ID -> tag.
+        self._declined: OrderedDict[str, str] = OrderedDict()
         self._own_numbers = frozenset(services.policy.policy.index.line_by_number)
 
     @property
@@ -140,6 +146,52 @@ class SiprecHandler:
         session = self._sessions.pop(invite.call_id, None)
         if session is not None:
             await self._end(session, keep=True)
+
+    # -- card payments (PCI DSS) -----------------------------------------------------------
+    async def pause(self, ctx: RequestContext, call_ref: str) -> dict[str, object]:
+        """Silence a call from now on, both channels, until ``resume`` (a card payment).
+
+        ``call_ref`` is the recording session's Call-ID or the recorded call's own SIP
+        session id from the metadata, whichever the payment system knows. Audited.
+        """
+        return await self._pause_or_resume(ctx, call_ref, pause=True)
+
+    async def resume(self, ctx: RequestContext, call_ref: str) -> dict[str, object]:
+        """Record again after a pause; the paused span stays silence, its bounds are kept."""
+        return await self._pause_or_resume(ctx, call_ref, pause=False)
+
+    async def _pause_or_resume(
+        self, ctx: RequestContext, call_ref: str, *, pause: bool
+    ) -> dict[str, object]:
+        session = self._session_for(call_ref)
+        timeline = session.timeline
+        assert timeline is not None
+        if timeline.paused == pause:
+            state = "paused" if pause else "recording"
+            raise Conflict(f"call {call_ref!r} is already {state}", "call_id")
+        now = time.monotonic()
+        (timeline.pause if pause else timeline.resume)(now)
+        at_s = round(now - timeline.clock.start, 3)
+        action = "call.paused" if pause else "call.resumed"
+        await asyncio.to_thread(self._audit, ctx, action, session, at_s)
+        return {"call_id": call_ref, "paused": pause, "at_s": at_s}
+
+    def _session_for(self, call_ref: str) -> Session:
+        session = self._sessions.get(call_ref)
+        if session is None:
+            session = next(
+                (s for s in self._sessions.values() if call_ref in _sip_session_ids(s)), None
+            )
+        if session is None or session.timeline is None:
+            raise NotFound(f"no call {call_ref!r} is being recorded here", "call_id")
+        return session
+
+    def _audit(self, ctx: RequestContext, action: str, session: Session, at_s: float) -> None:
+        with transaction(self._services.engine) as conn:
+            self._services.audit.append(
+                conn, ctx, action, object_type="call",
+                object_id=_call_id(session.call_id), details={"at_s": at_s},
+            )  # fmt: skip
 
     async def close(self) -> None:
         """The recorder is stopping: finish every session with the audio it has."""
@@ -189,6 +241,7 @@ class SiprecHandler:
             raise
         if isinstance(started, IngestResult):  # not covered: take no media
             media.close()
+            self._remember_declined(request.call_id, to_tag)
             return self._answer(request, decline_offer(offer, origin=origin), to_tag)
         session = Session(request.call_id, to_tag, origin, media, parties, metadata, answer)
         session.live = started
@@ -307,6 +360,11 @@ class SiprecHandler:
             return
         respond.send(self._reply(request, 200, to_tag=session.to_tag))
 
+    def _remember_declined(self, call_id: str, to_tag: str) -> None:
+        self._declined[call_id] = to_tag
+        while len(self._declined) > MAX_DECLINED:
+            self._declined.popitem(last=False)  # the oldest: its BYE, if any, gets a 481
+
     def _merge(self, session: Session, update: RecordingMetadata) -> None:
         if session.metadata is not None and update.partial:
             session.metadata = merge_metadata(session.metadata, update)
@@ -317,7 +375,10 @@ class SiprecHandler:
     async def _bye(self, request: SipRequest, respond: Responder) -> None:
         session = self._sessions.pop(request.call_id, None)
         if session is None:
-            respond.send(self._reply(request, 481, to_tag=request.to_tag))
+            # A declined call's dialog ends as any other (a 481 makes some clients alarm).
+            declined = self._declined.pop(request.call_id, None)
+            status = 481 if declined is None or declined != request.to_tag else 200
+            respond.send(self._reply(request, status, to_tag=request.to_tag))
             return
         # Answered first: the client need not wait for the encoding and the commit.
         respond.send(self._reply(request, 200, to_tag=session.to_tag))
@@ -338,7 +399,11 @@ class SiprecHandler:
             return
         try:
             self._write(session, session.timeline.finish(time.monotonic()))
-            await asyncio.to_thread(live.finish, datetime.now(UTC))
+            paused = [
+                (span.start_s, span.end_s if span.end_s is not None else span.start_s)
+                for span in session.timeline.pauses
+            ]
+            await asyncio.to_thread(live.finish, datetime.now(UTC), paused)
         except Exception:
             log.exception("call %s: the recording could not be committed", session.call_id)
             live.abort()
@@ -364,10 +429,22 @@ class SiprecHandler:
         )  # fmt: skip
 
 
+def _call_id(sip_call_id: str) -> str:
+    """The catalogue's call id for a recording session's SIP Call-ID."""
+    return f"siprec:{sip_call_id}"[:128]
+
+
+def _sip_session_ids(session: Session) -> set[str]:
+    """The recorded call's own SIP session ids, as the metadata names them."""
+    if session.metadata is None:
+        return set()
+    return {sid for s in session.metadata.sessions for sid in s.sip_session_ids}
+
+
 def _call_meta(request: SipRequest, parties: CallParties) -> CallMeta:
     now = datetime.now(UTC)
     return CallMeta(
-        call_id=f"siprec:{request.call_id}"[:128],
+        call_id=_call_id(request.call_id),
         direction=parties.direction,
         dialled=parties.dialled or "",
         caller=parties.caller or "withheld",

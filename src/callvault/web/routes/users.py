@@ -6,7 +6,7 @@ audited by ``AccessService``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
@@ -23,6 +23,9 @@ class NewPerson(BaseModel):
 
 class NewServiceAccount(BaseModel):
     username: str = Field(max_length=64)
+    role: Literal["ingest", "payments"] = Field(
+        default="ingest", description="ingest: a PBX's uploader; payments: pauses live calls."
+    )
 
 
 @router.get("/users", **declares("users:manage"))
@@ -42,8 +45,10 @@ def add_person(request: Request, body: NewPerson) -> dict[str, Any]:
 @router.post("/service-accounts", status_code=201, **declares("users:manage"))
 def add_service_account(request: Request, body: NewServiceAccount) -> dict[str, Any]:
     """Add a service account (a PBX's uploader); its API token is shown once."""
-    token = services_of(request).access.add_service(request_context(request), body.username)
-    return {"user": body.username, "role": "ingest", "token": token}
+    token = services_of(request).access.add_service(
+        request_context(request), body.username, body.role
+    )
+    return {"user": body.username, "role": body.role, "token": token}
 
 
 @router.post("/users/{username}/disable", **declares("users:manage"))

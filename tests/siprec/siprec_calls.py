@@ -1,0 +1,51 @@
+"""SIPREC requests for the recorder tests: an INVITE to a dialled number, in-dialog requests."""
+
+from __future__ import annotations
+
+import uuid
+
+from sip_offers import METADATA, SDP_TWO_STREAMS, multipart, sip
+
+from callvault.capture.siprec.sipmsg import SipResponse
+
+PARKING = "+442073715678"
+STAFF_EXTENSION = "+442087531234"
+RATE = 8000
+FRAME = 160  # 20 ms at 8 kHz
+PCMU = 0
+
+
+def invite(port: int, call_id: str, dialled: str, *, transport: str = "UDP") -> bytes:
+    metadata = METADATA.replace("+442079460999", dialled)
+    sdp = SDP_TWO_STREAMS.replace("192.0.2.10", "127.0.0.1")
+    branch = f"z9hG4bK{uuid.uuid4().hex[:12]}"
+    headers = f"""Via: SIP/2.0/{transport} 127.0.0.1:{port};branch={branch};rport
+Max-Forwards: 70
+To: <sip:recorder@127.0.0.1>
+From: "SRC" <sip:src@127.0.0.1>;tag=src{uuid.uuid4().hex[:8]}
+Call-ID: {call_id}
+CSeq: 1 INVITE
+Require: siprec
+Contact: <sip:src@127.0.0.1:{port}>;+sip.src
+Content-Type: multipart/mixed;boundary="cv-boundary-7d1e\""""
+    body = multipart(
+        ("Content-Type: application/sdp", sdp),
+        (
+            "Content-Type: application/rs-metadata+xml\nContent-Disposition: recording-session",
+            metadata,
+        ),
+    )
+    return sip("INVITE sip:recorder@127.0.0.1 SIP/2.0", headers, body)
+
+
+def in_dialog(method: str, ok: SipResponse, port: int, cseq: int, body: bytes = b"") -> bytes:
+    branch = f"z9hG4bK{uuid.uuid4().hex[:12]}"
+    headers = f"""Via: SIP/2.0/UDP 127.0.0.1:{port};branch={branch};rport
+Max-Forwards: 70
+To: {ok.headers.get("To")}
+From: {ok.headers.get("From")}
+Call-ID: {ok.call_id}
+CSeq: {cseq} {method}"""
+    if body:
+        headers += "\nContent-Type: application/sdp"
+    return sip(f"{method} sip:recorder@127.0.0.1 SIP/2.0", headers, body)
