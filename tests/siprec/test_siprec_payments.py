@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from rtp_packets import rtp
+from rtp_packets import event_payload, rtp
 from siprec_calls import FRAME, PARKING, RATE, in_dialog, invite
 
 from callvault.bootstrap import Services
@@ -24,6 +24,7 @@ from callvault.media.g711 import ulaw_encode
 from callvault.web.app import create_app
 
 CALL_ID = "pay-1@src"
+TELEPHONE_EVENT = 101  # as the offer maps it
 
 
 @pytest.fixture
@@ -125,3 +126,34 @@ def test_a_server_without_the_recorder_says_so(services: Services) -> None:
     api = payments_client(services, None)
     answer = api.post(f"/api/v1/calls/{CALL_ID}/pause")
     assert answer.status_code == 404 and "--siprec" in answer.json()["error"]
+
+
+def test_a_key_press_on_a_payment_line_pauses_until_the_keys_stop(services: Services) -> None:
+    quiet_s = 0.6
+    recorder = RecorderThread(services, host="127.0.0.1", port=0, dtmf_quiet_s=quiet_s)
+    recorder.start()
+    try:
+        sip = BlockingClient(recorder)
+        ok = sip.request(invite(sip.port, "keys-1@src", PARKING))  # parking takes payments
+        ports = [m.port for m in parse_sdp(ok.body).media]
+        sip.sock.sendto(in_dialog("ACK", ok, sip.port, 1), sip.server)
+        n = sip.audio(ports, 1.0, 0)
+        # Key "4" for 100 ms as RFC 4733 events (one timestamp, the end packet three times).
+        for step, end in enumerate([False, False, False, False, True, True, True]):
+            payload = event_payload(4, end=end, duration=min(step + 1, 5) * FRAME)
+            sip.sock.sendto(
+                rtp(n + step, n * FRAME, 0x1111, payload, payload_type=TELEPHONE_EVENT),
+                ("127.0.0.1", ports[0]),
+            )
+            time.sleep(0.02)
+        sip.audio(ports, 2.0, n + 7)
+        assert sip.request(in_dialog("BYE", ok, sip.port, 2)).status == 200
+    finally:
+        recorder.stop()  # waits for the commit under way (it is not cut off)
+    (entry,) = [e for e in services.audit.show(limit=100) if e["action"] == "recording.ingested"]
+    ((start, end),) = entry["details"]["paused_s"]
+    assert 0.9 < start < 1.5 and quiet_s - 0.1 < end - start < quiet_s + 0.5
+    by = {e["action"]: e["details"]["by"] for e in services.audit.show(limit=100)
+          if e["action"] in ("call.paused", "call.resumed")}  # fmt: skip
+    assert by == {"call.paused": "key pressed on a payment line",
+                  "call.resumed": f"no key pressed for {quiet_s:g} s"}  # fmt: skip

@@ -17,7 +17,7 @@ from typing import Any
 
 from callvault.bootstrap import Services
 from callvault.capture.siprec.media import PortRange
-from callvault.capture.siprec.session import SiprecHandler
+from callvault.capture.siprec.session import DTMF_QUIET_S, SiprecHandler
 from callvault.capture.siprec.transport import SipEndpoint
 from callvault.context import RequestContext
 from callvault.errors import BadInput
@@ -51,6 +51,7 @@ class SiprecServer:
         port: int,
         media_host: str | None = None,
         rtp_ports: tuple[int, int] = DEFAULT_RTP_PORTS,
+        dtmf_quiet_s: float = DTMF_QUIET_S,
     ) -> None:
         media = media_host or (
             host if not ipaddress.ip_address(host).is_unspecified else "127.0.0.1"
@@ -58,7 +59,10 @@ class SiprecServer:
         self.ports = PortRange(media, *rtp_ports)
         self._host, self._port = host, port
         self.handler = SiprecHandler(
-            services, self.ports, contact_uri=f"sip:callvault@{media}:{port}"
+            services,
+            self.ports,
+            contact_uri=f"sip:callvault@{media}:{port}",
+            dtmf_quiet_s=dtmf_quiet_s,
         )
         self.endpoint = SipEndpoint(self.handler, host=host, port=port)
 
@@ -86,8 +90,10 @@ class SiprecServer:
 class RecorderThread:
     """The recorder beside the web server (``serve --siprec``): its own thread and loop."""
 
-    def __init__(self, services: Services, *, host: str, port: int) -> None:
-        self._server = SiprecServer(services, host=host, port=port)
+    def __init__(
+        self, services: Services, *, host: str, port: int, dtmf_quiet_s: float = DTMF_QUIET_S
+    ) -> None:
+        self._server = SiprecServer(services, host=host, port=port, dtmf_quiet_s=dtmf_quiet_s)
         self._loop = asyncio.new_event_loop()
         self._stop = asyncio.Event()
         self._started = threading.Event()

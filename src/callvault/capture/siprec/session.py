@@ -26,7 +26,7 @@ import contextlib
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -39,6 +39,7 @@ from callvault.capture.metadata import CallMeta
 from callvault.capture.siprec.body import recording_body
 from callvault.capture.siprec.decoding import call_rate
 from callvault.capture.siprec.dialled import CallParties, work_out_parties
+from callvault.capture.siprec.dtmf import DtmfEvent
 from callvault.capture.siprec.errors import SipError
 from callvault.capture.siprec.media import Feed, PortRange, SessionMedia
 from callvault.capture.siprec.metadata import RecordingMetadata, merge_metadata, parse_metadata
@@ -74,6 +75,10 @@ RECORDER = Actor(name="system:siprec", kind="system")
 PULL_EVERY_S = 0.25
 # Declined dialogs remembered for their BYE; beyond this the oldest are forgotten.
 MAX_DECLINED = 10_000
+# On a payment line a key press pauses the recording (card details are being given); it
+# resumes once no key has been pressed for this long (a card number, expiry and security
+# code are keyed within it; the payment system may also resume it over the API at once).
+DTMF_QUIET_S = 15.0
 
 
 class _Refusal(Exception):
@@ -100,17 +105,31 @@ class Session:
     channels: dict[str, int] = field(default_factory=dict)
     pump: asyncio.Task[None] | None = None
     ended: bool = False
+    # Paused by key presses on a payment line (not by the payment system), and when the last
+    # key was pressed: the pump resumes the recording after DTMF_QUIET_S without one.
+    keyed_pause: bool = False
+    last_key: float = 0.0
+    audits: set[asyncio.Task[None]] = field(default_factory=set)
 
 
 class SiprecHandler:
     """Answers SIP for the recorder (the transaction layer's ``SipHandler``)."""
 
-    def __init__(self, services: Services, ports: PortRange, *, contact_uri: str) -> None:
+    def __init__(
+        self,
+        services: Services,
+        ports: PortRange,
+        *,
+        contact_uri: str,
+        dtmf_quiet_s: float = DTMF_QUIET_S,
+    ) -> None:
+        self._dtmf_quiet_s = dtmf_quiet_s
         self._services = services
         self._ports = ports
         self._contact = contact_uri
         self._sessions: dict[str, Session] = {}
         self._cancelled: set[str] = set()  # INVITEs cancelled while being decided
+        self._ending: set[asyncio.Task[None]] = set()  # sessions being finished and committed
         # Dialogs of calls answered with no media, so their BYE is answered 200: Call-ID -> tag.
         self._declined: OrderedDict[str, str] = OrderedDict()
         self._own_numbers = frozenset(services.policy.policy.index.line_by_number)
@@ -145,7 +164,7 @@ class SiprecHandler:
         """No ACK came for our 200: the client gave up on the session; keep what arrived."""
         session = self._sessions.pop(invite.call_id, None)
         if session is not None:
-            await self._end(session, keep=True)
+            self._end_in_background(session)
 
     # -- card payments (PCI DSS) -----------------------------------------------------------
     async def pause(self, ctx: RequestContext, call_ref: str) -> dict[str, object]:
@@ -171,9 +190,10 @@ class SiprecHandler:
             raise Conflict(f"call {call_ref!r} is already {state}", "call_id")
         now = time.monotonic()
         (timeline.pause if pause else timeline.resume)(now)
+        session.keyed_pause = False  # the payment system decides from here
         at_s = round(now - timeline.clock.start, 3)
         action = "call.paused" if pause else "call.resumed"
-        await asyncio.to_thread(self._audit, ctx, action, session, at_s)
+        await asyncio.to_thread(self._audit, ctx, action, session, at_s, "payment system")
         return {"call_id": call_ref, "paused": pause, "at_s": at_s}
 
     def _session_for(self, call_ref: str) -> Session:
@@ -186,18 +206,69 @@ class SiprecHandler:
             raise NotFound(f"no call {call_ref!r} is being recorded here", "call_id")
         return session
 
-    def _audit(self, ctx: RequestContext, action: str, session: Session, at_s: float) -> None:
+    def _audit(
+        self, ctx: RequestContext, action: str, session: Session, at_s: float, by: str
+    ) -> None:
         with transaction(self._services.engine) as conn:
             self._services.audit.append(
                 conn, ctx, action, object_type="call",
-                object_id=_call_id(session.call_id), details={"at_s": at_s},
+                object_id=_call_id(session.call_id), details={"at_s": at_s, "by": by},
             )  # fmt: skip
 
+    def _key_pressed(self, session: Session) -> Callable[[int, DtmfEvent], None]:
+        """On a payment line: a key press pauses the recording (the digit is never kept)."""
+
+        def pressed(_channel: int, _event: DtmfEvent) -> None:
+            timeline = session.timeline
+            if timeline is None or session.ended:
+                return
+            session.last_key = time.monotonic()
+            if not timeline.paused:
+                timeline.pause(session.last_key)
+                session.keyed_pause = True
+                self._audit_later(session, "call.paused", "key pressed on a payment line")
+
+        return pressed
+
+    def _resume_after_keys(self, session: Session) -> None:
+        timeline = session.timeline
+        now = time.monotonic()
+        if timeline is None or not session.keyed_pause or not timeline.paused:
+            return
+        if now - session.last_key >= self._dtmf_quiet_s:
+            timeline.resume(now)
+            session.keyed_pause = False
+            self._audit_later(
+                session, "call.resumed", f"no key pressed for {self._dtmf_quiet_s:g} s"
+            )
+
+    def _audit_later(self, session: Session, action: str, by: str) -> None:
+        """Audit from an RTP callback without holding up the event loop."""
+        timeline = session.timeline
+        assert timeline is not None
+        at_s = round(time.monotonic() - timeline.clock.start, 3)
+        ctx = RequestContext(actor=RECORDER, origin="siprec:dtmf")
+        task = asyncio.get_running_loop().create_task(
+            asyncio.to_thread(self._audit, ctx, action, session, at_s, by)
+        )
+        session.audits.add(task)
+        task.add_done_callback(session.audits.discard)
+
     async def close(self) -> None:
-        """The recorder is stopping: finish every session with the audio it has."""
+        """The recorder is stopping: finish every session with the audio it has, and wait
+        for the commits already under way."""
         sessions, self._sessions = list(self._sessions.values()), {}
         for session in sessions:
             await self._end(session, keep=True)
+        if self._ending:
+            await asyncio.gather(*self._ending, return_exceptions=True)
+
+    def _end_in_background(self, session: Session) -> None:
+        """Finish a session in a task of its own, not the request's: stopping the SIP
+        endpoint cancels request tasks, and a recording being committed must not be lost."""
+        task = asyncio.get_running_loop().create_task(self._end(session, keep=True))
+        self._ending.add(task)
+        task.add_done_callback(self._ending.discard)
 
     # -- the INVITE ----------------------------------------------------------------------
     async def _invite(self, request: SipRequest, respond: Responder, peer: Peer) -> None:
@@ -300,8 +371,8 @@ class SiprecHandler:
             kinds.append({})  # one mixed stream: the second channel stays silent
         live = session.live
         assert live is not None
-        session.timeline = CallTimeline(time.monotonic(), live.sample_rate, kinds)
-
+        on_key = self._key_pressed(session) if live.start.line.takes_payments else None
+        session.timeline = CallTimeline(time.monotonic(), live.sample_rate, kinds, on_dtmf=on_key)
         return True
 
     def _feed_for(self, session: Session) -> Feed:
@@ -316,6 +387,7 @@ class SiprecHandler:
         while not session.ended:
             await asyncio.sleep(PULL_EVERY_S)
             if session.timeline is not None:
+                self._resume_after_keys(session)
                 self._write(session, session.timeline.drain(time.monotonic()))
 
     def _write(self, session: Session, chunks: Iterable[Int16Array]) -> None:
@@ -382,7 +454,7 @@ class SiprecHandler:
             return
         # Answered first: the client need not wait for the encoding and the commit.
         respond.send(self._reply(request, 200, to_tag=session.to_tag))
-        await self._end(session, keep=True)
+        self._end_in_background(session)
 
     async def _end(self, session: Session, *, keep: bool) -> None:
         session.ended = True
@@ -391,6 +463,8 @@ class SiprecHandler:
             with contextlib.suppress(asyncio.CancelledError):
                 await session.pump
         session.media.close()
+        if session.audits:  # the pause and resume entries go in before the recording's
+            await asyncio.gather(*session.audits, return_exceptions=True)
         live = session.live
         if live is None:
             return
