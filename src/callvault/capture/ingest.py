@@ -227,15 +227,7 @@ class IngestService:
         except BaseException:
             self._discard(blob_name)
             raise
-        return IngestResult(
-            "recorded",
-            recording_id,
-            f"covered by line {line.id}",
-            meta.call_id,
-            line.id,
-            decision.rule,
-            decision.policy_version,
-        )
+        return _recorded(recording_id, meta, line, decision)
 
     def _decline(self, ctx: RequestContext, meta: CallMeta, decision: Decision) -> IngestResult:
         result = IngestResult(
@@ -359,15 +351,7 @@ class IngestService:
             except BaseException:
                 self._discard(blob_name)
                 raise
-        return IngestResult(
-            "recorded",
-            recording_id,
-            f"covered by line {line.id}",
-            meta.call_id,
-            line.id,
-            decision.rule,
-            decision.policy_version,
-        )
+        return _recorded(recording_id, meta, line, decision)
 
     def _discard(self, blob_name: str) -> None:
         """Remove a blob whose recording never committed. Its data key existed only in this
@@ -483,3 +467,15 @@ def _check_channel_map(meta: CallMeta, info: AudioInfo) -> None:
             f"{info.channels}; send a matching channel_map",
             "meta.channel_map",
         )
+
+
+def _recorded(recording_id: str, meta: CallMeta, line: Line, decision: Decision) -> IngestResult:
+    return IngestResult(
+        "recorded",
+        recording_id,
+        f"covered by line {line.id}",
+        meta.call_id,
+        line.id,
+        decision.rule,
+        decision.policy_version,
+    )

@@ -36,7 +36,7 @@ from callvault.bootstrap import Services
 from callvault.capture.ingest import IngestResult
 from callvault.capture.live import LiveRecording
 from callvault.capture.metadata import CallMeta
-from callvault.capture.siprec.body import recording_body
+from callvault.capture.siprec.body import RecordingBody, recording_body
 from callvault.capture.siprec.decoding import call_rate
 from callvault.capture.siprec.dialled import CallParties, work_out_parties
 from callvault.capture.siprec.dtmf import DtmfEvent
@@ -386,9 +386,16 @@ class SiprecHandler:
     async def _pump(self, session: Session) -> None:
         while not session.ended:
             await asyncio.sleep(PULL_EVERY_S)
-            if session.timeline is not None:
+            if session.timeline is None:
+                continue
+            try:
                 self._resume_after_keys(session)
                 self._write(session, session.timeline.drain(time.monotonic()))
+            except Exception:
+                # The vault cannot take the audio (disk, store): the recording is lost, and
+                # keeping the call open would only pretend otherwise.
+                log.exception("call %s: recording stopped", session.call_id)
+                session.ended = True
 
     def _write(self, session: Session, chunks: Iterable[Int16Array]) -> None:
         """Settled audio, (samples, channels), into the recording as interleaved PCM."""
@@ -404,9 +411,7 @@ class SiprecHandler:
             respond.send(self._reply(request, 481, to_tag=request.to_tag))
             return
         try:
-            body = recording_body(request)
-            if body.metadata is not None:
-                self._merge(session, parse_metadata(body.metadata))
+            body = self._take_metadata(session, request)
             if body.sdp is not None:
                 session.origin = session.origin.next_version()
                 session.answer = self._answer_offer(
@@ -414,6 +419,11 @@ class SiprecHandler:
                 )
         except SipError as error:
             respond.send(self._reply(request, error.status, error.reason, to_tag=session.to_tag))
+            return
+        except _Refusal as refusal:
+            respond.send(
+                self._reply(request, refusal.status, refusal.reason, to_tag=session.to_tag)
+            )
             return
         # A hold or resume keeps each label's port and channel; the timeline fills the gap.
         respond.send(self._answer(request, session.answer, session.to_tag))
@@ -424,9 +434,7 @@ class SiprecHandler:
             respond.send(self._reply(request, 481, to_tag=request.to_tag))
             return
         try:
-            body = recording_body(request)
-            if body.metadata is not None:
-                self._merge(session, parse_metadata(body.metadata))
+            self._take_metadata(session, request)
         except SipError as error:
             respond.send(self._reply(request, error.status, error.reason, to_tag=session.to_tag))
             return
@@ -437,11 +445,16 @@ class SiprecHandler:
         while len(self._declined) > MAX_DECLINED:
             self._declined.popitem(last=False)  # the oldest: its BYE, if any, gets a 481
 
-    def _merge(self, session: Session, update: RecordingMetadata) -> None:
-        if session.metadata is not None and update.partial:
-            session.metadata = merge_metadata(session.metadata, update)
-        else:
-            session.metadata = update
+    def _take_metadata(self, session: Session, request: SipRequest) -> RecordingBody:
+        """Merge an in-dialog request's metadata into the session's; return its body."""
+        body = recording_body(request)
+        if body.metadata is not None:
+            update = parse_metadata(body.metadata)
+            if session.metadata is not None and update.partial:
+                session.metadata = merge_metadata(session.metadata, update)
+            else:
+                session.metadata = update
+        return body
 
     # -- the end ---------------------------------------------------------------------------
     async def _bye(self, request: SipRequest, respond: Responder) -> None:
