@@ -6,6 +6,7 @@ Every splitter here walks its input once, so hostile header values cost linear t
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from callvault.capture.siprec.errors import SipError
@@ -41,9 +42,27 @@ def split_outside_quotes(value: str, separator: str, *, angles: bool = True) -> 
     """
     items: list[str] = []
     current: list[str] = []
-    in_quotes = escaped = False
     depth = 0
-    for char in value:
+    for _index, char, quoted in _scan_quotes(value):
+        if not quoted:
+            if angles and char == "<":
+                depth += 1
+            elif angles and char == ">" and depth:
+                depth -= 1
+            elif char == separator and not depth:
+                items.append("".join(current).strip())
+                current = []
+                continue
+        current.append(char)
+    items.append("".join(current).strip())
+    return [item for item in items if item]
+
+
+def _scan_quotes(text: str) -> Iterator[tuple[int, str, bool]]:
+    """Each character with its index and whether it belongs to a "quoted string" (its quote
+    marks and backslash escapes included), for the splitters and finders that skip them."""
+    in_quotes = escaped = False
+    for index, char in enumerate(text):
         if in_quotes:
             if escaped:
                 escaped = False
@@ -51,19 +70,12 @@ def split_outside_quotes(value: str, separator: str, *, angles: bool = True) -> 
                 escaped = True
             elif char == '"':
                 in_quotes = False
+            yield index, char, True
         elif char == '"':
             in_quotes = True
-        elif angles and char == "<":
-            depth += 1
-        elif angles and char == ">" and depth:
-            depth -= 1
-        elif char == separator and not depth:
-            items.append("".join(current).strip())
-            current = []
-            continue
-        current.append(char)
-    items.append("".join(current).strip())
-    return [item for item in items if item]
+            yield index, char, True
+        else:
+            yield index, char, False
 
 
 def split_commas(value: str) -> list[str]:
@@ -141,20 +153,7 @@ def parse_name_addr(value: str, *, header: str = "header") -> NameAddr:
 
 
 def _find_unquoted(text: str, wanted: str) -> int:
-    in_quotes = escaped = False
-    for index, char in enumerate(text):
-        if in_quotes:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_quotes = False
-        elif char == '"':
-            in_quotes = True
-        elif char == wanted:
-            return index
-    return -1
+    return next((i for i, char, quoted in _scan_quotes(text) if char == wanted and not quoted), -1)
 
 
 def parse_media_type(value: str) -> tuple[str, dict[str, str]]:
