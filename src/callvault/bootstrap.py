@@ -8,7 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from sqlalchemy import Engine
@@ -31,14 +30,11 @@ from callvault.policy.loader import load_policy
 from callvault.policy.service import PolicyService
 from callvault.retention.holds import HoldService
 from callvault.retention.ledger import ErasureLedger
+from callvault.retention.purge import RetentionService
 from callvault.vault.blobs import FilesystemBlobStore
 from callvault.vault.interfaces import BlobStore
 from callvault.vault.keys import LocalKeyFile
 from callvault.vault.service import Vault
-
-if TYPE_CHECKING:
-    # Imported when first used: purge is not needed to serve a request or ingest a call.
-    from callvault.retention.purge import RetentionService
 
 
 def blob_store_for(url: str) -> BlobStore:
@@ -125,8 +121,6 @@ class Services:
     @cached_property
     def retention(self) -> RetentionService:
         """The purge: shred, delete and certify what the retention schedule says is due."""
-        from callvault.retention.purge import RetentionService
-
         return RetentionService(
             self.engine, self.audit, self.policy.policy, self.vault, self.ledger
         )

@@ -8,16 +8,13 @@ the last run's time but not before it, and not ahead of the clock except in a dr
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 import click
 
 from callvault.bootstrap import build
 from callvault.cli.output import emit, json_option, operator_context
 from callvault.errors import BadInput
-
-if TYPE_CHECKING:
-    from callvault.retention.purge import RunReport
+from callvault.retention.purge import RunReport
 
 
 @click.group("retention")
