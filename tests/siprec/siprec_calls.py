@@ -15,9 +15,11 @@ FRAME = 160  # 20 ms at 8 kHz
 PCMU = 0
 
 
-def invite(port: int, call_id: str, dialled: str, *, transport: str = "UDP") -> bytes:
+def invite(
+    port: int, call_id: str, dialled: str, *, transport: str = "UDP", sdp: str = SDP_TWO_STREAMS
+) -> bytes:
     metadata = METADATA.replace("+442079460999", dialled)
-    sdp = SDP_TWO_STREAMS.replace("192.0.2.10", "127.0.0.1")
+    sdp = sdp.replace("192.0.2.10", "127.0.0.1")
     branch = f"z9hG4bK{uuid.uuid4().hex[:12]}"
     headers = f"""Via: SIP/2.0/{transport} 127.0.0.1:{port};branch={branch};rport
 Max-Forwards: 70

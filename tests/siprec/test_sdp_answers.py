@@ -143,7 +143,7 @@ def test_streams_that_cannot_be_taken_are_declined_with_port_zero() -> None:
         "no supported codec (offered: G729)",
         "offered with port 0",
         "video is not audio",
-        "profile UDP/TLS/RTP/SAVPF is not RTP/AVP or RTP/SAVP",
+        "profile UDP/TLS/RTP/SAVPF is not RTP/AVP, RTP/SAVP or RTP/SAVPF",
     ]
     sections = m_sections(result.to_sdp())
     assert [s[0] for s in sections] == [
@@ -206,12 +206,76 @@ def test_srtp_is_answered_in_kind_with_the_callers_key() -> None:
     assert KEY_2 not in result.to_sdp()
 
 
-def test_srtp_without_a_key_source_or_a_usable_key_is_declined() -> None:
-    assert [s.port for s in answer(SDP_SRTP).streams] == [0, 0]
+def test_srtp_without_a_key_source_gets_fresh_keys_of_the_suites_length() -> None:
+    first, second = (answer(SDP_SRTP).streams for _ in range(2))
+    for stream in (*first, *second):
+        assert stream.accepted and stream.local_crypto is not None
+        assert stream.local_crypto.master_key is not None
+        assert len(stream.local_crypto.master_key) == 30
+    assert first[0].local_crypto != second[0].local_crypto  # a fresh key every answer
+
+
+def test_srtp_with_no_usable_key_is_declined_never_answered_in_the_clear() -> None:
     unusable = SDP_SRTP.replace("AES_CM_128_HMAC_SHA1", "F8_128_HMAC_SHA1")
     result = answer(unusable, srtp_key=lambda key, suite: new_srtp_master_key(suite))
     assert [s.port for s in result.streams] == [0, 0]
-    assert "m=audio 0 RTP/SAVP 0 101" in result.to_sdp()
+    assert result.streams[0].declined_because == (
+        "no usable a=crypto line (tag 1: suite F8_128_HMAC_SHA1_80 is not supported; "
+        "tag 2: suite F8_128_HMAC_SHA1_32 is not supported)"
+    )
+    sdp = result.to_sdp()
+    assert [s[0] for s in m_sections(sdp)] == ["m=audio 0 RTP/SAVP 0 101"] * 2
+    assert "RTP/AVP" not in sdp and "a=crypto" not in sdp
+
+
+@pytest.mark.parametrize(
+    ("crypto", "why"),
+    [
+        ("", "no a=crypto line offered"),
+        (
+            "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:not*base64*at*all*but*forty*ch\n",
+            "no usable a=crypto line (tag 1: the key is not base64)",
+        ),
+        (
+            f"a=crypto:3 AES_CM_128_HMAC_SHA1_80 inline:{KEY_1[:-4]}\n",
+            "no usable a=crypto line (tag 3: the key and salt are 27 bytes, not 30)",
+        ),
+    ],
+)
+def test_an_unusable_or_missing_key_declines_the_stream(crypto: str, why: str) -> None:
+    sdp = f"v=0\nm=audio 4000 RTP/SAVP 0\n{crypto}m=audio 4002 RTP/AVP 0\n"
+    declined, plain = answer(sdp).streams
+    assert (declined.port, declined.declined_because) == (0, why)
+    assert plain.accepted  # the other stream is unaffected
+
+
+@pytest.mark.parametrize(
+    ("suite", "length"),
+    [
+        ("AES_CM_128_HMAC_SHA1_80", 30),
+        ("AES_CM_128_HMAC_SHA1_32", 30),
+        ("AEAD_AES_128_GCM", 28),
+        ("AEAD_AES_256_GCM", 44),
+    ],
+)
+def test_each_supported_suite_is_answered_in_kind(suite: str, length: int) -> None:
+    offered = base64.b64encode(bytes(length)).decode()
+    sdp = (
+        "v=0\nm=audio 4000 RTP/SAVPF 0\na=label:a\na=sendonly\n"
+        f"a=crypto:9 AES_256_CM_HMAC_SHA1_80 inline:{base64.b64encode(bytes(46)).decode()}\n"
+        f"a=crypto:4 {suite} inline:{offered}|2^20 UNENCRYPTED_SRTCP WSH=256\n"
+    )
+    result = answer(sdp)
+    (stream,) = result.streams
+    ((m_line, *attributes),) = m_sections(result.to_sdp())
+    assert m_line == "m=audio 50000 RTP/SAVPF 0"
+    assert "a=recvonly" in attributes
+    (line,) = [a for a in attributes if a.startswith("a=crypto:")]
+    tag, answered_suite, key_params = line.removeprefix("a=crypto:").split(" ")
+    assert (tag, answered_suite) == ("4", suite)
+    ours = base64.b64decode(key_params.removeprefix("inline:"), validate=True)
+    assert len(ours) == length and ours != bytes(length)
+    assert stream.remote_crypto is not None and stream.remote_crypto.master_key == bytes(length)
 
 
 def test_srtp_master_keys_have_the_suites_length() -> None:

@@ -18,7 +18,8 @@ from sip_offers import (
 )
 
 from callvault.capture.siprec.errors import SipError
-from callvault.capture.siprec.sdp import Codec, Origin, parse_crypto, parse_sdp
+from callvault.capture.siprec.sdp import Codec, Origin, parse_sdp
+from callvault.capture.siprec.srtp import parse_crypto
 
 
 def test_two_labelled_streams() -> None:
@@ -93,6 +94,22 @@ def test_sdes_crypto_lines() -> None:
     assert (two.tag, two.master_key) == (2, base64.b64decode(KEY_2))
     assert second.crypto[0].mki == "1:4"
     assert one.line() == f"1 AES_CM_128_HMAC_SHA1_80 inline:{KEY_1}|2^31"
+
+
+def test_savpf_is_sdes_srtp_but_dtls_is_not() -> None:
+    profiles = ["RTP/SAVP", "RTP/SAVPF", "rtp/savp", "RTP/AVP", "UDP/TLS/RTP/SAVP"]
+    sdp = "v=0\n" + "".join(f"m=audio 4000 {p} 0\n" for p in profiles)
+    assert [m.is_srtp for m in parse_sdp(sdp).media] == [True, True, True, False, False]
+
+
+def test_keys_stay_out_of_reprs() -> None:
+    """A log line or traceback showing the offer must not carry the SRTP keys."""
+    offer = parse_sdp(SDP_SRTP)
+    shown = repr(offer) + repr(offer.media[0].crypto)
+    assert "AES_CM_128_HMAC_SHA1_80" in shown
+    for key in (KEY_1, KEY_2):
+        assert key not in shown
+        assert repr(base64.b64decode(key))[2:-1] not in shown
 
 
 @pytest.mark.parametrize(

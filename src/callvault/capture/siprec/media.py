@@ -6,18 +6,29 @@ expect. A label keeps its port for the whole dialog, so a re-INVITE (hold, resum
 with the same ports and no audio is lost in between. RTP is taken from whatever address sends
 it (NOTES: an SBC may send from another port than its SDP says); each socket belongs to one
 stream of one call, so a packet's socket says which channel it is.
+
+An SRTP stream's packets are decrypted here, with the key its latest answer agreed
+(``srtp.SrtpStream``), before the timeline sees them; one that fails authentication or the
+replay check is dropped and counted. The recorder's own SDES keys are kept per stream for the
+dialog, so a re-INVITE is answered with the same key. Keys are held in memory only.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import socket
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from functools import partial
 
+from callvault.capture.siprec.sdp_answer import StreamAnswer
+from callvault.capture.siprec.srtp import SrtpStream, new_master_key
 from callvault.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 # Feeds one datagram to a call: (channel, arrival time on the monotonic clock, bytes).
 Feed = Callable[[int, float, bytes], None]
@@ -69,13 +80,16 @@ class PortRange:
 
 
 class _Receiver(asyncio.DatagramProtocol):
-    def __init__(self, channel: int, feed: Feed) -> None:
-        self._channel, self._feed = channel, feed
+    def __init__(self, channel: int, feed: Feed, srtp: SrtpStream) -> None:
+        self._channel, self._feed, self._srtp = channel, feed, srtp
         self.packets = 0
 
     def datagram_received(self, data: bytes, addr: tuple[str | bytes, int]) -> None:
         self.packets += 1
-        self._feed(self._channel, time.monotonic(), data)
+        arrival = time.monotonic()
+        packet = self._srtp.open(data, arrival)
+        if packet is not None:
+            self._feed(self._channel, arrival, packet)
 
 
 def _same(receiver: _Receiver) -> _Receiver:
@@ -90,6 +104,8 @@ class SessionMedia:
         self._sockets: dict[str, socket.socket] = {}
         self._transports: dict[str, asyncio.DatagramTransport] = {}
         self._receivers: dict[str, _Receiver] = {}
+        self._srtp: dict[str, SrtpStream] = {}
+        self._local_keys: dict[tuple[str, str], bytes] = {}  # (stream, suite) -> key and salt
 
     def reserve(self, keys: list[str]) -> None:
         """Bind ports for the streams ``keys`` not bound yet (a block of even ports)."""
@@ -106,13 +122,35 @@ class SessionMedia:
         """The port answered for stream ``key`` (bound by ``reserve``)."""
         return int(self._sockets[key].getsockname()[1])
 
+    def local_key(self, key: str, suite: str) -> bytes:
+        """The recorder's SDES key for stream ``key`` (the answer's ``SrtpKeySource``): one per
+        stream and suite for the dialog, so answers to re-INVITEs do not change it."""
+        if (key, suite) not in self._local_keys:
+            self._local_keys[key, suite] = new_master_key(suite)
+        return self._local_keys[key, suite]
+
+    def use_keys(self, streams: Iterable[StreamAnswer]) -> None:
+        """Decrypt each stream as the latest answer agreed: the offer's key (a new one on a
+        rekey), plain RTP, or, for an SRTP stream declined, nothing at all."""
+        now = time.monotonic()
+        for stream in streams:
+            srtp = self._srtp.setdefault(stream.key, SrtpStream())
+            if stream.accepted:
+                srtp.use(stream.remote_crypto, now)
+            elif stream.offered.is_srtp:
+                srtp.decline()
+
+    def srtp_dropped(self) -> dict[str, Counter[str]]:
+        """SRTP packets dropped so far, by stream key and reason (never the keys)."""
+        return {key: srtp.dropped for key, srtp in self._srtp.items() if srtp.dropped}
+
     async def listen(self, channels: dict[str, int], feed: Feed) -> None:
         """Start receiving on the streams in ``channels`` (key -> channel); idempotent."""
         loop = asyncio.get_running_loop()
         for key, channel in channels.items():
             if key in self._transports:
                 continue
-            receiver = _Receiver(channel, feed)
+            receiver = _Receiver(channel, feed, self._srtp.setdefault(key, SrtpStream()))
             transport, _ = await loop.create_datagram_endpoint(
                 partial(_same, receiver), sock=self._sockets[key]
             )
@@ -123,7 +161,14 @@ class SessionMedia:
         return sum(r.packets for r in self._receivers.values())
 
     def close(self) -> None:
-        """Close every socket of the session (also those reserved but never listened on)."""
+        """Close every socket of the session (also those reserved but never listened on), and
+        forget its keys."""
+        for key, dropped in self.srtp_dropped().items():
+            log.info("SRTP stream %s: packets dropped %s", key, dict(dropped))
+        for srtp in self._srtp.values():
+            srtp.close()
+        self._srtp.clear()
+        self._local_keys.clear()
         for transport in self._transports.values():
             transport.close()
         for key, sock in self._sockets.items():

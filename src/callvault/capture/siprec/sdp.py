@@ -9,14 +9,13 @@ be read.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal, cast
 
 from callvault.capture.siprec.errors import SipError
 from callvault.capture.siprec.grammar import has_control_characters, parse_digits
+from callvault.capture.siprec.srtp import SdesCrypto, parse_crypto
 
 Direction = Literal["sendrecv", "sendonly", "recvonly", "inactive"]
 DIRECTIONS: frozenset[str] = frozenset({"sendrecv", "sendonly", "recvonly", "inactive"})
@@ -34,6 +33,7 @@ STATIC_PAYLOADS = {
 # G.722's RTP clock runs at 8 kHz by an error frozen into RFC 3551; its audio is 16 kHz.
 _SAMPLE_RATE = {"G722": 16000}
 
+SRTP_PROFILES = frozenset({"RTP/SAVP", "RTP/SAVPF"})  # not UDP/TLS/...: DTLS-SRTP is not SDES
 MAX_MEDIA = 32  # two streams per call is normal; a conference may have a few more
 FIELD = "sdp"
 
@@ -64,24 +64,6 @@ class Codec:
 
 
 @dataclass(frozen=True, slots=True)
-class SdesCrypto:
-    """An ``a=crypto`` line (RFC 4568): ``tag suite inline:key||salt[|lifetime][|MKI:len]``."""
-
-    tag: int
-    suite: str  # upper-cased ("AES_CM_128_HMAC_SHA1_80")
-    key_params: str  # as written
-    session_params: tuple[str, ...] = ()
-    master_key: bytes | None = None  # key then salt, decoded; None when unreadable
-    lifetime: str | None = None
-    mki: str | None = None
-    key_count: int = 1  # RFC 4568 allows several keys on one line
-
-    def line(self) -> str:
-        """The attribute value, as it goes after ``a=crypto:``."""
-        return " ".join((str(self.tag), self.suite, self.key_params, *self.session_params))
-
-
-@dataclass(frozen=True, slots=True)
 class MediaDescription:
     """One ``m=`` section, with session-level defaults (``c=``, direction) applied."""
 
@@ -98,11 +80,13 @@ class MediaDescription:
     crypto: tuple[SdesCrypto, ...] = ()
     ptime: int | None = None
     maxptime: int | None = None
-    attributes: tuple[tuple[str, str | None], ...] = ()
+    # Every attribute as written; kept out of repr because a=crypto lines hold keys.
+    attributes: tuple[tuple[str, str | None], ...] = field(default=(), repr=False)
 
     @property
     def is_srtp(self) -> bool:
-        return self.proto.upper() == "RTP/SAVP"
+        """SDES-keyed SRTP; SAVPF only adds RTCP feedback, and the recorder reads no RTCP."""
+        return self.proto.upper() in SRTP_PROFILES
 
     def codec(self, payload_type: int) -> Codec | None:
         return next((c for c in self.codecs if c.payload_type == payload_type), None)
@@ -293,35 +277,3 @@ def _first_number(attributes: list[tuple[str, str | None]], wanted: str) -> int 
             if number is not None:
                 return number
     return None
-
-
-def parse_crypto(value: str) -> SdesCrypto | None:
-    """One ``a=crypto`` value, or ``None`` when it is too malformed to consider."""
-    parts = value.split()
-    if len(parts) < 3:
-        return None
-    tag = parse_digits(parts[0], max_digits=9)
-    if tag is None:
-        return None
-    key_params = parts[2]
-    keys = key_params.split(";")
-    method, _, info = keys[0].partition(":")
-    if method.lower() != "inline":
-        return SdesCrypto(tag, parts[1].upper(), key_params, tuple(parts[3:]), key_count=len(keys))
-    key_text, *extras = info.split("|")
-    lifetime = next((e for e in extras if ":" not in e), None)
-    mki = next((e for e in extras if ":" in e), None)
-    try:
-        master_key: bytes | None = base64.b64decode(key_text, validate=True)
-    except (binascii.Error, ValueError):
-        master_key = None
-    return SdesCrypto(
-        tag,
-        parts[1].upper(),
-        key_params,
-        tuple(parts[3:]),
-        master_key=master_key,
-        lifetime=lifetime,
-        mki=mki,
-        key_count=len(keys),
-    )

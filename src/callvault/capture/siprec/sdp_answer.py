@@ -4,43 +4,41 @@ One ``m=`` per offered ``m=``, in the same order (RFC 3264 §6). A stream the re
 is answered ``a=recvonly`` with its ``a=label`` echoed, ONE audio codec (the first of
 ``codec_preference`` that the offer has) and ``telephone-event/8000`` under the offer's own
 payload type when offered, on a port the caller's allocator gives for that label, so a
-re-INVITE keeps the port. An ``RTP/SAVP`` offer is answered ``RTP/SAVP`` with an
-``a=crypto`` line carrying a key the caller supplies.
+re-INVITE keeps the port. An ``RTP/SAVP`` (or ``RTP/SAVPF``) offer is answered in kind with
+ONE ``a=crypto`` line: the first offered line the recorder can honour (``srtp.pick_crypto``),
+its tag and suite, and the recorder's own key, fresh or from the caller's key source.
 
 Declined (port 0, offered formats echoed): port 0 offered, not audio, a profile other than
-RTP/AVP or RTP/SAVP, no supported codec, SRTP without a usable key. An offer marked
-``inactive`` (hold) or ``recvonly`` is NOT declined: RFC 3264 §6.1 wants it answered
-``inactive``, and keeping its port and label means the stream resumes where it was after the
-hold. :func:`decline_offer` answers every stream with port 0, for calls not recorded.
+RTP/AVP, RTP/SAVP or RTP/SAVPF, no supported codec, SRTP without a usable key (never taken in
+the clear instead). An offer marked ``inactive`` (hold) or ``recvonly`` is NOT declined: RFC
+3264 §6.1 wants it answered ``inactive``, and keeping its port and label means the stream
+resumes where it was after the hold. :func:`decline_offer` answers every stream with port 0,
+for calls not recorded.
 """
 
 from __future__ import annotations
 
-import base64
 import ipaddress
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from callvault.capture.siprec.sdp import Codec, MediaDescription, SdesCrypto, SessionDescription
+from callvault.capture.siprec.sdp import SRTP_PROFILES, Codec, MediaDescription, SessionDescription
+from callvault.capture.siprec.srtp import SdesCrypto, answer_crypto, new_master_key, pick_crypto
 
 DEFAULT_CODEC_PREFERENCE = ("PCMU", "PCMA", "G722")
-SUPPORTED_PROFILES = frozenset({"RTP/AVP", "RTP/SAVP"})
+SUPPORTED_PROFILES = frozenset({"RTP/AVP"}) | SRTP_PROFILES
 TELEPHONE_EVENT = "TELEPHONE-EVENT"
-# SDES suites the SRTP layer (libsrtp) can decrypt, with their key + salt length in bytes.
-SRTP_KEY_LENGTHS = {
-    "AES_CM_128_HMAC_SHA1_80": 30,
-    "AES_CM_128_HMAC_SHA1_32": 30,
-    "AEAD_AES_128_GCM": 28,
-    "AEAD_AES_256_GCM": 44,
-}
 
 PortAllocator = Callable[[str], int]
 """Given a stream key (its label, or ``#<index>`` without one), the local RTP port."""
 
 SrtpKeySource = Callable[[str, str], bytes]
-"""Given a stream key and an SDES suite, the recorder's master key and salt for it."""
+"""Given a stream key and an SDES suite, the recorder's master key and salt for it.
+
+Without one, every answer gets fresh keys; the server's keeps a stream's key for the dialog.
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +61,11 @@ def new_origin(address: str) -> AnswerOrigin:
 
 def new_srtp_master_key(suite: str) -> bytes:
     """Random master key and salt of the length ``suite`` needs (KeyError if unsupported)."""
-    return secrets.token_bytes(SRTP_KEY_LENGTHS[suite.upper()])
+    return new_master_key(suite)
+
+
+def _fresh_key(_stream: str, suite: str) -> bytes:
+    return new_master_key(suite)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +79,9 @@ class StreamAnswer:
     declined_because: str | None = None
     codec: Codec | None = None
     telephone_event: Codec | None = None
+    # Keys, held in memory for the dialog only (SdesCrypto keeps them out of repr).
     remote_crypto: SdesCrypto | None = None  # the offer's key: decrypts what arrives
-    local_crypto: SdesCrypto | None = None  # the recorder's, as answered
+    local_crypto: SdesCrypto | None = None  # the recorder's, as answered (it never sends)
 
     @property
     def accepted(self) -> bool:
@@ -164,12 +167,12 @@ def _answer_stream(
         return _declined(media, key, f"no supported codec (offered: {offered})")
     remote_crypto = local_crypto = None
     if media.is_srtp:
-        remote_crypto = _pick_crypto(media)
+        remote_crypto, why = pick_crypto(media.crypto)
         if remote_crypto is None:
-            return _declined(media, key, "no a=crypto line with a supported suite and one key")
-        if srtp_key is None:
-            return _declined(media, key, "SRTP offered but the recorder has no key source")
-        local_crypto = _local_crypto(remote_crypto, srtp_key(key, remote_crypto.suite))
+            return _declined(media, key, why)
+        local_crypto = answer_crypto(
+            remote_crypto, (srtp_key or _fresh_key)(key, remote_crypto.suite)
+        )
     port = allocate_port(key)
     if not 0 < port < 65536:
         raise ValueError(f"port allocator gave {port} for stream {key!r}")
@@ -191,7 +194,7 @@ def _cannot_take(media: MediaDescription) -> str | None:
     if media.media != "audio":
         return f"{media.media} is not audio"
     if media.proto.upper() not in SUPPORTED_PROFILES:
-        return f"profile {media.proto} is not RTP/AVP or RTP/SAVP"
+        return f"profile {media.proto} is not RTP/AVP, RTP/SAVP or RTP/SAVPF"
     return None
 
 
@@ -205,33 +208,6 @@ def _pick_codec(media: MediaDescription, preference: Sequence[str]) -> Codec | N
 
 def _is_telephone_event(codec: Codec) -> bool:
     return codec.encoding == TELEPHONE_EVENT and codec.clock_rate == 8000
-
-
-def _pick_crypto(media: MediaDescription) -> SdesCrypto | None:
-    """The first offered key the SRTP layer can use, in the offer's order (RFC 4568 §7.1.2).
-
-    Lines with session parameters (UNENCRYPTED_SRTP, KDR ...), an MKI or several keys are
-    passed over: libsrtp as the RTP layer drives it takes one plain master key per stream.
-    """
-    for crypto in media.crypto:
-        length = SRTP_KEY_LENGTHS.get(crypto.suite)
-        if (
-            length is not None
-            and crypto.master_key is not None
-            and len(crypto.master_key) == length
-            and crypto.key_count == 1
-            and crypto.mki is None
-            and not crypto.session_params
-        ):
-            return crypto
-    return None
-
-
-def _local_crypto(offered: SdesCrypto, master_key: bytes) -> SdesCrypto:
-    if len(master_key) != SRTP_KEY_LENGTHS[offered.suite]:
-        raise ValueError(f"SRTP key source gave {len(master_key)} bytes for {offered.suite}")
-    inline = "inline:" + base64.b64encode(master_key).decode()
-    return SdesCrypto(offered.tag, offered.suite, inline, master_key=master_key)
 
 
 def _declined(media: MediaDescription, key: str, why: str) -> StreamAnswer:
