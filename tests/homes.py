@@ -11,6 +11,7 @@ import orjson
 import pytest
 
 from callvault.bootstrap import Services
+from callvault.capture.spool import spool_folder
 from callvault.cli.main import main
 
 
@@ -38,8 +39,11 @@ def stored_blobs(services: Services) -> set[str]:
 
 
 def nothing_stored(services: Services) -> bool:
-    """No blob and no incomplete write (temp file or multipart upload) in the store."""
-    return not stored_blobs(services) and services.blobs.remove_incomplete() == 0
+    """No blob, no incomplete write (temp file or multipart upload) in the store and no
+    live call's spool in the home."""
+    spools = spool_folder(services.settings.home)
+    no_spool = not spools.is_dir() or not any(spools.iterdir())
+    return not stored_blobs(services) and services.blobs.remove_incomplete() == 0 and no_spool
 
 
 def raw_blob(services: Services, name: str) -> bytes:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -15,6 +14,7 @@ from callvault.bootstrap import Services
 from callvault.capture.ingest import IngestResult
 from callvault.capture.live import LiveRecording
 from callvault.capture.metadata import CallMeta
+from callvault.capture.spool import PcmSpool, spool_folder
 from callvault.catalog.store import call_decisions, recordings
 from callvault.context import RequestContext
 from callvault.errors import BadInput, Conflict
@@ -92,20 +92,29 @@ def test_a_covered_call_is_encrypted_as_it_arrives_and_committed_at_the_end(
 
 
 def test_only_ciphertext_reaches_the_disk_while_the_call_goes_on(
-    services: Services, ctx: RequestContext, backend: str
+    services: Services, ctx: RequestContext
 ) -> None:
-    if backend != "sqlite":
-        pytest.skip("reads the blob store's files")
     live = start(services, ctx, call_meta("live-2"))
-    live.write(tone_in_caller_channel(60.0))  # past the first 64 KiB chunk: it is in the store
-    home: Path = services.settings.home
-    written = [p for p in home.rglob("*.part") if p.stat().st_size > 0]
-    assert written, "the call's audio should be on its way into the store"
-    for part in written:
-        data = part.read_bytes()
-        assert b"OggS" not in data and b"OpusHead" not in data
+    audio = tone_in_caller_channel(60.0)
+    live.write(audio)  # past the first 64 KiB chunk: sealed and on disk
+    spools = list(spool_folder(services.settings.home).iterdir())
+    assert len(spools) == 1 and spools[0].stat().st_size > 65536
+    data = spools[0].read_bytes()
+    assert audio[8000:8100].tobytes() not in data  # no run of the PCM as it went in
+    assert spools[0].parent.stat().st_mode & 0o077 == 0  # the spool folder is the recorder's alone
     live.abort()
-    assert not list(home.rglob("*.part"))
+    assert nothing_stored(services)
+
+
+def test_repair_deletes_the_spool_of_a_call_a_crash_cut_off(services: Services) -> None:
+    # What a recorder killed mid-call leaves: a spool whose key died with the process, and
+    # no live lock (the kernel dropped it).
+    left = PcmSpool(spool_folder(services.settings.home), "c" * 32, sample_rate=RATE, channels=2)
+    left.write(tone_in_caller_channel(20.0).tobytes())
+    del left
+    assert check_home(services, repair=True).repaired == ["removed 1 unfinished call spool(s)"]
+    assert nothing_stored(services)
+    assert counts(services)[0] == 0
 
 
 def test_a_call_the_policy_does_not_cover_takes_no_audio(

@@ -10,6 +10,7 @@ from typing import Any
 from callvault.access.signin import rewrap_totp_secrets
 from callvault.audit.signing import create_signer
 from callvault.bootstrap import Services, build
+from callvault.capture.spool import remove_stale_spools, spool_folder
 from callvault.config import SETTINGS_FILE, defaults
 from callvault.context import RequestContext
 from callvault.db import current_revision, head_revision, migrate, transaction
@@ -202,8 +203,12 @@ def _remove_unfinished_writes(services: Services, repaired: list[str]) -> None:
             )
             return
         removed = services.blobs.remove_incomplete()
+        spools = remove_stale_spools(spool_folder(services.settings.home))
     if removed:
         repaired.append(f"removed {removed} incomplete blob write(s)")
+    if spools:
+        # Sealed under keys that died with the process that wrote them: unreadable.
+        repaired.append(f"removed {spools} unfinished call spool(s)")
 
 
 def rotate_keys(services: Services, ctx: RequestContext) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import resource
 import signal
 import threading
 from collections.abc import Coroutine
@@ -40,6 +41,17 @@ def parse_port_range(value: str) -> tuple[int, int]:
     return int(first), int(last)
 
 
+def raise_open_files_limit() -> int:
+    """Lift the soft limit on open files to the hard one and return it. Each call holds two
+    RTP sockets and its spool; the usual soft limit of 1,024 would refuse calls near 340."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 65536)
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
 class SiprecServer:
     """The endpoint and its handler, started and stopped together."""
 
@@ -67,6 +79,7 @@ class SiprecServer:
         self.endpoint = SipEndpoint(self.handler, host=host, port=port)
 
     async def start(self) -> None:
+        raise_open_files_limit()
         await self.endpoint.start()
 
     async def close(self) -> None:

@@ -29,6 +29,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 
 import numpy as np
 
@@ -64,6 +65,7 @@ from callvault.capture.siprec.sipmsg import (
 from callvault.capture.siprec.timeline import CallTimeline, Int16Array
 from callvault.capture.siprec.transactions import Responder
 from callvault.capture.siprec.transport import Peer
+from callvault.capture.spool_encoders import SpoolEncoders
 from callvault.context import Actor, RequestContext
 from callvault.db import transaction
 from callvault.errors import CallvaultError, Conflict, NotFound
@@ -122,6 +124,7 @@ class SiprecHandler:
         *,
         contact_uri: str,
         dtmf_quiet_s: float = DTMF_QUIET_S,
+        encoders: int | None = None,
     ) -> None:
         self._dtmf_quiet_s = dtmf_quiet_s
         self._services = services
@@ -133,6 +136,7 @@ class SiprecHandler:
         # Dialogs of calls answered with no media, so their BYE is answered 200: Call-ID -> tag.
         self._declined: OrderedDict[str, str] = OrderedDict()
         self._own_numbers = frozenset(services.policy.policy.index.line_by_number)
+        self._encoders = SpoolEncoders(encoders)
 
     @property
     def sessions(self) -> int:
@@ -262,6 +266,7 @@ class SiprecHandler:
             await self._end(session, keep=True)
         if self._ending:
             await asyncio.gather(*self._ending, return_exceptions=True)
+        await asyncio.to_thread(self._encoders.close)
 
     def _end_in_background(self, session: Session) -> None:
         """Finish a session in a task of its own, not the request's: stopping the SIP
@@ -357,7 +362,11 @@ class SiprecHandler:
             media.reserve(stream_keys(offer))
         except CallvaultError as error:
             raise _Refusal(503, "No RTP Ports", (("Retry-After", "30"),)) from error
-        return answer_offer(offer, origin=origin, allocate_port=media.port_of)
+        answer = answer_offer(
+            offer, origin=origin, allocate_port=media.port_of, srtp_key=media.local_key
+        )
+        media.use_keys(answer.streams)  # a rekey takes effect with the answer that agrees it
+        return answer
 
     def _start_media(self, session: Session) -> bool:
         """Give the accepted audio streams their channels and the call its timeline."""
@@ -484,13 +493,16 @@ class SiprecHandler:
         if not keep or session.timeline is None:
             live.abort()
             return
+        _log_packets(session.call_id, session.timeline)
         try:
             self._write(session, session.timeline.finish(time.monotonic()))
             paused = [
                 (span.start_s, span.end_s if span.end_s is not None else span.start_s)
                 for span in session.timeline.pauses
             ]
-            await asyncio.to_thread(live.finish, datetime.now(UTC), paused)
+            await asyncio.to_thread(
+                partial(live.finish, encode=self._encoders.encode), datetime.now(UTC), paused
+            )
         except Exception:
             log.exception("call %s: the recording could not be committed", session.call_id)
             live.abort()
@@ -513,6 +525,17 @@ class SiprecHandler:
         return make_response(
             request, 200, to_tag=to_tag, contact_uri=self._contact,
             body=answer.to_bytes(), content_type="application/sdp",
+        )  # fmt: skip
+
+
+def _log_packets(call_id: str, timeline: CallTimeline) -> None:
+    """What became of each channel's packets: the first place to look when audio is missing
+    (``late`` means the network or the host held packets past the jitter window)."""
+    for channel, stream in enumerate(timeline.streams):
+        fates = {fate.value: count for fate, count in stream.fates.items()}
+        log.info(
+            "call %s channel %d packets %s, re-anchored %d",
+            call_id, channel, fates, stream.reanchored,
         )  # fmt: skip
 
 

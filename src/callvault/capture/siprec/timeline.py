@@ -130,6 +130,11 @@ class StreamTimeline:
         return self._emitted
 
     @property
+    def reanchored(self) -> int:
+        """How often the sources remembered moved their anchors (drift, jumps): a diagnostic."""
+        return sum(source.clock.reanchored for source in self._sources.values())
+
+    @property
     def audio_end(self) -> int:
         """Sample index just past the latest audio queued: where a recording must not end before."""
         return self._audio_end

@@ -1,0 +1,81 @@
+"""Encoding finished calls in worker processes, away from the recorder's RTP loop.
+
+Opus costs about a hundred times the CPU of taking a call's packets in, and PyAV holds the
+GIL between codec calls: in the recorder's own process an encode would both stall and be
+stalled by the loop that must read every socket fifty times a second. Worker processes
+(``spawn``: nothing of the recorder's threads or sockets is inherited) take closed spools
+and hand back Ogg Opus bytes; the recorder stores and commits them. The spool's key crosses
+to the worker over the pool's pipe, never through a file.
+
+The workers run at a lower priority: on a busy core the RTP loop must win, since a packet
+not read in time is audio lost for good, while an encode that waits only commits later.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+from callvault.capture.spool import SpooledAudio, encode_spooled
+from callvault.media.model import EncodedAudio
+
+log = logging.getLogger(__name__)
+
+
+# The workers' niceness above the recorder's (0-19): background work, yields to the RTP loop.
+ENCODER_NICENESS = 10
+
+
+def _lower_priority() -> None:
+    os.nice(ENCODER_NICENESS)
+
+
+def default_workers() -> int:
+    """All cores but one: that one is the RTP loop's."""
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
+class SpoolEncoders:
+    """A lazily started pool of encoder processes; ``encode`` blocks its (worker) thread."""
+
+    def __init__(self, workers: int | None = None) -> None:
+        self._workers = workers or default_workers()
+        self._pool: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def encode(self, spooled: SpooledAudio) -> tuple[bytes, EncodedAudio]:
+        try:
+            return self._started().submit(encode_spooled, spooled).result()
+        except BrokenProcessPool:
+            # A worker died (killed, out of memory): the call is still in its spool, so
+            # encode it here rather than lose it, and start a fresh pool for the next.
+            log.exception("an encoder process died; encoding %s in the recorder", spooled.path)
+            self._discard_pool()
+            return encode_spooled(spooled)
+
+    def close(self) -> None:
+        """Wait for the encodes under way and stop the workers."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
+
+    def _started(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(
+                    self._workers,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_lower_priority,
+                )
+            return self._pool
+
+    def _discard_pool(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=False)
