@@ -1,6 +1,6 @@
 """Encoding finished calls in worker processes, away from the recorder's RTP loop.
 
-Opus costs about a hundred times the CPU of taking a call's packets in, and PyAV holds the
+Opus costs about five times the CPU of taking a call's packets in, and PyAV holds the
 GIL between codec calls: in the recorder's own process an encode would both stall and be
 stalled by the loop that must read every socket fifty times a second. Worker processes
 (``spawn``: nothing of the recorder's threads or sockets is inherited) take closed spools
