@@ -16,7 +16,13 @@ PCMU = 0
 
 
 def invite(
-    port: int, call_id: str, dialled: str, *, transport: str = "UDP", sdp: str = SDP_TWO_STREAMS
+    port: int,
+    call_id: str,
+    dialled: str,
+    *,
+    transport: str = "UDP",
+    sdp: str = SDP_TWO_STREAMS,
+    extra_headers: str = "",
 ) -> bytes:
     metadata = METADATA.replace("+442079460999", dialled)
     sdp = sdp.replace("192.0.2.10", "127.0.0.1")
@@ -30,6 +36,8 @@ CSeq: 1 INVITE
 Require: siprec
 Contact: <sip:src@127.0.0.1:{port}>;+sip.src
 Content-Type: multipart/mixed;boundary="cv-boundary-7d1e\""""
+    if extra_headers:
+        headers += "\n" + extra_headers
     body = multipart(
         ("Content-Type: application/sdp", sdp),
         (
@@ -40,7 +48,9 @@ Content-Type: multipart/mixed;boundary="cv-boundary-7d1e\""""
     return sip("INVITE sip:recorder@127.0.0.1 SIP/2.0", headers, body)
 
 
-def in_dialog(method: str, ok: SipResponse, port: int, cseq: int, body: bytes = b"") -> bytes:
+def in_dialog(
+    method: str, ok: SipResponse, port: int, cseq: int, body: bytes = b"", extra_headers: str = ""
+) -> bytes:
     branch = f"z9hG4bK{uuid.uuid4().hex[:12]}"
     headers = f"""Via: SIP/2.0/UDP 127.0.0.1:{port};branch={branch};rport
 Max-Forwards: 70
@@ -48,6 +58,8 @@ To: {ok.headers.get("To")}
 From: {ok.headers.get("From")}
 Call-ID: {ok.call_id}
 CSeq: {cseq} {method}"""
+    if extra_headers:
+        headers += "\n" + extra_headers
     if body:
         headers += "\nContent-Type: application/sdp"
     return sip(f"{method} sip:recorder@127.0.0.1 SIP/2.0", headers, body)

@@ -185,3 +185,54 @@ def test_a_hold_keeps_the_ports_and_the_recording_keeps_the_wall_clock(
         (duration,) = conn.execute(select(recordings.c.duration_s)).scalars().all()
     # The hold is silence in its place: the recording is as long as the call on the clock.
     assert call_s - 0.15 <= duration <= call_s + 0.3, (duration, call_s)
+
+
+TIMER = "Supported: timer\nSession-Expires: 90;refresher=uac"
+
+
+def test_a_session_timer_is_agreed_with_the_client_refreshing(services: Services) -> None:
+    with running(services) as (server, loop):
+        client = Client(server, loop)
+        client.send(invite(client.port, "timer-1@src", PARKING, extra_headers=TIMER))
+        ok = client.final()
+        assert ok.status == 200
+        assert ok.headers.get("Session-Expires") == "90;refresher=uac"
+        assert "timer" in ok.headers.option_tags("Require")
+        client.send(in_dialog("ACK", ok, client.port, 1))
+        client.send(in_dialog("UPDATE", ok, client.port, 2, extra_headers=TIMER))
+        refreshed = client.final()
+        assert refreshed.status == 200 and refreshed.headers.get("Session-Expires")
+        client.send(in_dialog("BYE", ok, client.port, 3))
+        assert client.final().status == 200
+
+
+def test_a_session_interval_below_the_minimum_gets_422(services: Services) -> None:
+    with running(services) as (server, loop):
+        client = Client(server, loop)
+        short = "Supported: timer\nSession-Expires: 30"
+        client.send(invite(client.port, "timer-2@src", PARKING, extra_headers=short))
+        refused = client.final()
+        assert (refused.status, refused.headers.get("Min-SE")) == (422, "90")
+        assert server.handler.sessions == 0
+    assert nothing_stored(services) and services.catalog.count() == 0
+
+
+def test_a_session_the_client_stops_refreshing_ends_with_its_audio_kept(
+    services: Services,
+) -> None:
+    with running(services) as (server, loop):
+        client = Client(server, loop)
+        client.send(invite(client.port, "timer-3@src", PARKING, extra_headers=TIMER))
+        ok = client.final()
+        client.send(in_dialog("ACK", ok, client.port, 1))
+        send_audio(client, answered_ports(ok), 1.0)
+        # The SBC restarted: no refresh, no BYE. Rather than wait the 90 s, the deadline
+        # is moved to now (the one step that reaches inside the recorder).
+        session = server.handler._sessions["timer-3@src"]
+        session.expires_at = time.monotonic()
+        client.idle(1.5)
+        assert server.handler.sessions == 0
+        client.send(in_dialog("BYE", ok, client.port, 2))
+        assert client.final().status == 481  # the dialog is over
+    rows = services.catalog.count()
+    assert rows == 1

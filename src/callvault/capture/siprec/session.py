@@ -55,6 +55,7 @@ from callvault.capture.siprec.sdp_answer import (
     new_origin,
     stream_keys,
 )
+from callvault.capture.siprec.session_timer import SessionTimer, negotiate_timer
 from callvault.capture.siprec.sipmsg import (
     SipRequest,
     SipResponse,
@@ -112,6 +113,8 @@ class Session:
     keyed_pause: bool = False
     last_key: float = 0.0
     audits: set[asyncio.Task[None]] = field(default_factory=set)
+    # RFC 4028: the monotonic time by which the client must refresh, if it agreed a timer.
+    expires_at: float | None = None
 
 
 class SiprecHandler:
@@ -304,8 +307,9 @@ class SiprecHandler:
             raise _Refusal(482, "Loop Detected")
         try:
             offer, metadata = self._offer(request)
+            timer = negotiate_timer(request.headers)
         except SipError as error:
-            raise _Refusal(error.status, error.reason) from error
+            raise _Refusal(error.status, error.reason, error.response_headers) from error
         parties = work_out_parties(metadata, request.headers, own_numbers=self._own_numbers)
         origin = new_origin(self._ports.host)
         media = SessionMedia(self._ports)
@@ -328,7 +332,7 @@ class SiprecHandler:
         self._sessions[request.call_id] = session
         await media.listen(session.channels, self._feed_for(session))
         session.pump = asyncio.create_task(self._pump(session))
-        return self._answer(request, answer, to_tag)
+        return self._answer(request, answer, to_tag, timer=self._set_timer(session, timer))
 
     async def _start_live(
         self, request: SipRequest, peer: Peer, parties: CallParties, answer: SdpAnswer
@@ -395,6 +399,9 @@ class SiprecHandler:
     async def _pump(self, session: Session) -> None:
         while not session.ended:
             await asyncio.sleep(PULL_EVERY_S)
+            if session.expires_at is not None and time.monotonic() > session.expires_at:
+                self._expire(session)
+                return
             if session.timeline is None:
                 continue
             try:
@@ -420,6 +427,7 @@ class SiprecHandler:
             respond.send(self._reply(request, 481, to_tag=request.to_tag))
             return
         try:
+            timer = negotiate_timer(request.headers)
             body = self._take_metadata(session, request)
             if body.sdp is not None:
                 session.origin = session.origin.next_version()
@@ -427,7 +435,7 @@ class SiprecHandler:
                     parse_sdp(body.sdp), session.origin, session.media
                 )
         except SipError as error:
-            respond.send(self._reply(request, error.status, error.reason, to_tag=session.to_tag))
+            respond.send(self._error(request, error, session.to_tag))
             return
         except _Refusal as refusal:
             respond.send(
@@ -435,7 +443,8 @@ class SiprecHandler:
             )
             return
         # A hold or resume keeps each label's port and channel; the timeline fills the gap.
-        respond.send(self._answer(request, session.answer, session.to_tag))
+        headers = self._set_timer(session, timer)
+        respond.send(self._answer(request, session.answer, session.to_tag, timer=headers))
 
     def _update(self, request: SipRequest, respond: Responder) -> None:
         session = self._sessions.get(request.call_id)
@@ -443,11 +452,13 @@ class SiprecHandler:
             respond.send(self._reply(request, 481, to_tag=request.to_tag))
             return
         try:
+            timer = negotiate_timer(request.headers)
             self._take_metadata(session, request)
         except SipError as error:
-            respond.send(self._reply(request, error.status, error.reason, to_tag=session.to_tag))
+            respond.send(self._error(request, error, session.to_tag))
             return
-        respond.send(self._reply(request, 200, to_tag=session.to_tag))
+        headers = self._set_timer(session, timer)
+        respond.send(self._reply(request, 200, to_tag=session.to_tag, headers=headers))
 
     def _remember_declined(self, call_id: str, to_tag: str) -> None:
         self._declined[call_id] = to_tag
@@ -464,6 +475,23 @@ class SiprecHandler:
             else:
                 session.metadata = update
         return body
+
+    def _set_timer(
+        self, session: Session, timer: SessionTimer | None
+    ) -> tuple[tuple[str, str], ...]:
+        """Start (or refresh, or drop) the session's timer; the answer's headers for it."""
+        if timer is None:
+            session.expires_at = None
+            return ()
+        session.expires_at = time.monotonic() + timer.interval_s
+        return timer.response_headers()
+
+    def _expire(self, session: Session) -> None:
+        """The client stopped refreshing (RFC 4028 §10): the session is over; keep the audio."""
+        log.warning("call %s: session timer expired with no refresh; ending it", session.call_id)
+        if self._sessions.get(session.call_id) is session:
+            del self._sessions[session.call_id]
+            self._end_in_background(session)
 
     # -- the end ---------------------------------------------------------------------------
     async def _bye(self, request: SipRequest, respond: Responder) -> None:
@@ -521,9 +549,21 @@ class SiprecHandler:
             request, status, reason, to_tag=to_tag, contact_uri=self._contact, headers=headers
         )
 
-    def _answer(self, request: SipRequest, answer: SdpAnswer, to_tag: str) -> SipResponse:
+    def _error(self, request: SipRequest, error: SipError, to_tag: str) -> SipResponse:
+        return self._reply(
+            request, error.status, error.reason, to_tag=to_tag, headers=error.response_headers
+        )
+
+    def _answer(
+        self,
+        request: SipRequest,
+        answer: SdpAnswer,
+        to_tag: str,
+        *,
+        timer: tuple[tuple[str, str], ...] = (),
+    ) -> SipResponse:
         return make_response(
-            request, 200, to_tag=to_tag, contact_uri=self._contact,
+            request, 200, to_tag=to_tag, contact_uri=self._contact, headers=timer,
             body=answer.to_bytes(), content_type="application/sdp",
         )  # fmt: skip
 

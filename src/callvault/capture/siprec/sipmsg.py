@@ -332,7 +332,7 @@ def is_siprec_request(message: SipMessage) -> bool:
 
 # What the recorder answers to (RFC 3261 §20.5; UPDATE is RFC 3311).
 ALLOWED_METHODS = ("INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "UPDATE")
-SUPPORTED_OPTIONS = ("siprec",)
+SUPPORTED_OPTIONS = ("siprec", "timer")
 
 REASON_PHRASES = {
     100: "Trying",
