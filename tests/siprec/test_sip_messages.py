@@ -78,6 +78,17 @@ def test_both_contact_feature_tags_mark_a_recording_client() -> None:
     assert has_src_contact(in_uri)
 
 
+def test_cisco_network_based_recording_is_a_recording_session_without_either_signal() -> None:
+    bare = INVITE_SIP_SRC.replace(b";+sip.src", b"").replace(b"Require: siprec\r\n", b"")
+    assert not is_siprec_request(request(bare))
+    forked = bare.replace(
+        b"Call-ID:",
+        b'X-Cisco-Recording-Participant: <sip:+442073715678@192.0.2.1>;media-index="0"\r\nCall-ID:',
+        1,
+    )
+    assert is_siprec_request(request(forked))
+
+
 def test_require_without_siprec_is_not_siprec() -> None:
     invite = request(INVITE_SIP_SRC.replace(b"Require: siprec", b"Require: timer"))
     assert not requires_siprec(invite)

@@ -615,8 +615,18 @@ def _rate(answer: SdpAnswer) -> int:
 
 
 def _payload_kinds(stream: StreamAnswer) -> dict[int, PayloadKind]:
+    """The payload types the answer agreed for ``stream``, and comfort noise (SBCs send it
+    unasked, and it is silence). Other static types are not taken: a PCMU call must not be
+    recorded at G.722's 16 kHz because static type 9 exists, nor decode packets it never
+    agreed."""
     codecs = [c for c in (stream.codec, stream.telephone_event) if c is not None]
-    return payload_types({c.payload_type: (c.name, c.clock_rate) for c in codecs})
+    agreed = {c.payload_type for c in codecs}
+    kinds = payload_types({c.payload_type: (c.name, c.clock_rate) for c in codecs})
+    return {
+        number: kind
+        for number, kind in kinds.items()
+        if number in agreed or kind is PayloadKind.COMFORT_NOISE
+    }
 
 
 def _caller_first(streams: list[StreamAnswer], parties: CallParties) -> list[StreamAnswer]:

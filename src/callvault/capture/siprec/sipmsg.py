@@ -25,6 +25,7 @@ from callvault.capture.siprec.grammar import (
     parse_params,
 )
 from callvault.capture.siprec.headers import Headers, parse_header_block
+from callvault.capture.siprec.vendor import CISCO_PARTICIPANT_HEADER
 
 # 64 KiB for headers and body together: the largest UDP payload, and 15x the largest INVITE
 # seen from a recording client (3.7 KB). Bigger is a mistake or an attack, not a call.
@@ -324,8 +325,12 @@ def has_src_contact(message: SipMessage) -> bool:
 
 
 def is_siprec_request(message: SipMessage) -> bool:
-    """Both signals a recording client sends with a recording session's INVITE."""
-    return requires_siprec(message) and has_src_contact(message)
+    """Both signals a recording client sends with a recording session's INVITE, or Cisco's
+    network-based recording headers (``X-Cisco-Recording-Participant``), which CUBE sends in
+    place of both and only on a recording fork."""
+    return (requires_siprec(message) and has_src_contact(message)) or (
+        CISCO_PARTICIPANT_HEADER in message.headers
+    )
 
 
 # --- Responses -------------------------------------------------------------------------------
