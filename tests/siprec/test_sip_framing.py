@@ -35,6 +35,7 @@ def test_keepalive_crlfs_between_messages_are_skipped() -> None:
     out += framer.feed(b"\r\n" + OPTIONS_PING)
     assert out == [BYE, OPTIONS_PING]
     assert framer.buffered == 0
+    assert framer.take_pings() == 2 and framer.take_pings() == 0  # two double-CRLF pings
 
 
 def test_a_message_waits_for_its_whole_body() -> None:

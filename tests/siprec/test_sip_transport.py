@@ -361,6 +361,19 @@ def test_garbage_is_answered_400_or_dropped_and_the_endpoint_keeps_working() -> 
     run(scenario)
 
 
+def test_a_double_crlf_ping_over_tcp_gets_a_crlf_pong() -> None:
+    async def scenario() -> None:
+        recorder = Recorder()
+        async with endpoint(recorder) as server, tcp_client(server) as client:
+            await client.send(b"\r\n\r\n")  # RFC 5626 §4.4.1
+            assert await asyncio.wait_for(client.reader.readexactly(2), WAIT) == b"\r\n"
+            await client.send(sip("OPTIONS", transport="TCP"))
+            assert (await client.next()).status == 200  # the connection carries on
+            assert recorder.methods() == ["OPTIONS"]
+
+    run(scenario)
+
+
 def test_tcp_split_writes_and_two_messages_in_one_write() -> None:
     async def scenario() -> None:
         recorder = Recorder()

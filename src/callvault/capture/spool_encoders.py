@@ -39,8 +39,17 @@ def default_workers() -> int:
     return max(1, (os.cpu_count() or 2) - 1)
 
 
+def _ready() -> int:
+    return os.getpid()
+
+
 class SpoolEncoders:
-    """A lazily started pool of encoder processes; ``encode`` blocks its (worker) thread."""
+    """A pool of encoder processes; ``encode`` blocks its (worker) thread.
+
+    ``warm`` starts the workers ahead of the first call's end: starting one imports the
+    codec and crypto libraries for a second or two of CPU, at full priority until its
+    initializer runs, which mid-traffic would stall the RTP loop past the jitter window.
+    """
 
     def __init__(self, workers: int | None = None) -> None:
         self._workers = workers or default_workers()
@@ -56,6 +65,12 @@ class SpoolEncoders:
             log.exception("an encoder process died; encoding %s in the recorder", spooled.path)
             self._discard_pool()
             return encode_spooled(spooled)
+
+    def warm(self) -> None:
+        """Start every worker now (the recorder is starting, no call is in progress)."""
+        pool = self._started()
+        for started in [pool.submit(_ready) for _ in range(self._workers)]:
+            started.result()
 
     def close(self) -> None:
         """Wait for the encodes under way and stop the workers."""

@@ -47,6 +47,12 @@ class StreamFramer:
         self._buffer = bytearray()
         self._scan_from = 0
         self._expected: int | None = None  # the whole size of the message being received
+        self.pings = 0  # keep-alive pings seen and not yet answered (``take_pings``)
+
+    def take_pings(self) -> int:
+        """How many CRLF pings arrived since the last call: answer each with one CRLF."""
+        pings, self.pings = self.pings, 0
+        return pings
 
     @property
     def buffered(self) -> int:
@@ -84,6 +90,8 @@ class StreamFramer:
         """The size of the message at the buffer's start, once its headers are all in."""
         if self._buffer.startswith((b"\r", b"\n")):
             skip = len(self._buffer) - len(self._buffer.lstrip(b"\r\n"))
+            # RFC 5626 §4.4.1: a double CRLF is a ping the client expects a CRLF pong to.
+            self.pings += bytes(self._buffer[:skip]).count(b"\r\n\r\n")
             del self._buffer[:skip]
             self._scan_from = 0
         if not self._buffer:

@@ -77,13 +77,19 @@ class SiprecServer:
             dtmf_quiet_s=dtmf_quiet_s,
         )
         self.endpoint = SipEndpoint(self.handler, host=host, port=port)
+        self._warming: asyncio.Future[None] | None = None
 
     async def start(self) -> None:
         raise_open_files_limit()
         await self.endpoint.start()
+        # In the background: calls may arrive at once, and the first encode waits for it.
+        self._warming = asyncio.get_running_loop().run_in_executor(None, self.handler.warm_encoders)
 
     async def close(self) -> None:
         await self.endpoint.close()
+        if self._warming is not None:
+            with contextlib.suppress(Exception):
+                await self._warming
         await self.handler.close()
 
     async def run_until_stopped(self) -> None:

@@ -145,6 +145,10 @@ class SiprecHandler:
     def sessions(self) -> int:
         return len(self._sessions)
 
+    def warm_encoders(self) -> None:
+        """Start the encoder processes before calls arrive (blocking; run it in a thread)."""
+        self._encoders.warm()
+
     async def on_request(self, request: SipRequest, respond: Responder, peer: Peer) -> None:
         method = request.method
         if method == "OPTIONS":

@@ -180,6 +180,7 @@ class SipEndpoint:
         while data := await reader.read(_READ_SIZE):
             for message in framer.feed(data):
                 self.layer.receive(message, peer, send)
+            send(b"\r\n" * framer.take_pings())  # the pong: the SBC sees the link is alive
             if framer.error is not None:
                 self._refuse_stream(framer.error, peer, send)
                 await writer.drain()
