@@ -20,7 +20,7 @@ from sqlalchemy import select
 from callvault.bootstrap import Services
 from callvault.capture.siprec.sdp import parse_sdp
 from callvault.capture.siprec.server import SiprecServer
-from callvault.capture.siprec.sipmsg import SipResponse, parse_message
+from callvault.capture.siprec.sipmsg import SipRequest, SipResponse, make_response, parse_message
 from callvault.catalog.store import recordings
 from callvault.media.decode import open_audio
 from callvault.media.g711 import ulaw_encode
@@ -28,9 +28,11 @@ from homes import nothing_stored
 
 
 @contextmanager
-def running(services: Services) -> Iterator[tuple[SiprecServer, asyncio.AbstractEventLoop]]:
+def running(
+    services: Services, t1: float = 0.5
+) -> Iterator[tuple[SiprecServer, asyncio.AbstractEventLoop]]:
     loop = asyncio.new_event_loop()
-    server = SiprecServer(services, host="127.0.0.1", port=0, rtp_ports=(41000, 41998))
+    server = SiprecServer(services, host="127.0.0.1", port=0, rtp_ports=(41000, 41998), t1=t1)
     loop.run_until_complete(server.start())
     try:
         yield server, loop
@@ -66,6 +68,19 @@ class Client:
             if isinstance(message, SipResponse) and message.status >= 200:
                 return message
         raise AssertionError("no final response")
+
+    def next_request(self, timeout: float = 5.0) -> SipRequest:
+        """Run the server until a request of its own arrives (a BYE)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.loop.run_until_complete(asyncio.sleep(0.01))
+            try:
+                message = parse_message(self.sock.recv(65535))
+            except BlockingIOError:
+                continue
+            if isinstance(message, SipRequest):
+                return message
+        raise AssertionError("no request from the recorder")
 
     def idle(self, seconds: float) -> None:
         self.loop.run_until_complete(asyncio.sleep(seconds))
@@ -230,9 +245,28 @@ def test_a_session_the_client_stops_refreshing_ends_with_its_audio_kept(
         # is moved to now (the one step that reaches inside the recorder).
         session = server.handler._sessions["timer-3@src"]
         session.expires_at = time.monotonic()
-        client.idle(1.5)
+        bye = client.next_request()  # RFC 4028 §10: the recorder hangs up
+        assert (bye.method, bye.call_id, bye.to_tag) == ("BYE", ok.call_id, ok.from_tag)
+        assert bye.from_tag == ok.to_tag and bye.uri == f"sip:src@127.0.0.1:{client.port}"
+        client.send(make_response(bye, 200).to_bytes())
+        client.idle(1.0)
         assert server.handler.sessions == 0
         client.send(in_dialog("BYE", ok, client.port, 2))
         assert client.final().status == 481  # the dialog is over
-    rows = services.catalog.count()
-    assert rows == 1
+    assert services.catalog.count() == 1
+
+
+def test_a_200_never_acknowledged_ends_the_session_with_a_bye(services: Services) -> None:
+    with running(services, t1=0.02) as (server, loop):  # 64*T1: 1.3 s without an ACK
+        client = Client(server, loop)
+        client.send(invite(client.port, "noack-1@src", PARKING))
+        ok = client.final()
+        send_audio(client, answered_ports(ok), 0.5)
+        bye = client.next_request(timeout=5.0)
+        assert bye.method == "BYE" and bye.call_id == "noack-1@src"
+        via = bye.top_via
+        assert (via.host, via.port) == ("127.0.0.1", server.endpoint.udp_port)
+        client.send(make_response(bye, 200).to_bytes())
+        client.idle(1.0)
+        assert server.handler.sessions == 0
+    assert services.catalog.count() == 1  # what arrived is kept

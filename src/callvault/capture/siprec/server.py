@@ -19,6 +19,7 @@ from typing import Any
 from callvault.bootstrap import Services
 from callvault.capture.siprec.media import PortRange
 from callvault.capture.siprec.session import DTMF_QUIET_S, SiprecHandler
+from callvault.capture.siprec.transactions import T1
 from callvault.capture.siprec.transport import SipEndpoint
 from callvault.context import RequestContext
 from callvault.errors import BadInput
@@ -64,6 +65,7 @@ class SiprecServer:
         media_host: str | None = None,
         rtp_ports: tuple[int, int] = DEFAULT_RTP_PORTS,
         dtmf_quiet_s: float = DTMF_QUIET_S,
+        t1: float = T1,
     ) -> None:
         media = media_host or (
             host if not ipaddress.ip_address(host).is_unspecified else "127.0.0.1"
@@ -76,12 +78,13 @@ class SiprecServer:
             contact_uri=f"sip:callvault@{media}:{port}",
             dtmf_quiet_s=dtmf_quiet_s,
         )
-        self.endpoint = SipEndpoint(self.handler, host=host, port=port)
+        self.endpoint = SipEndpoint(self.handler, host=host, port=port, t1=t1)
         self._warming: asyncio.Future[None] | None = None
 
     async def start(self) -> None:
         raise_open_files_limit()
         await self.endpoint.start()
+        self.handler.bound(udp_port=self.endpoint.udp_port, tcp_port=self.endpoint.tcp_port)
         # In the background: calls may arrive at once, and the first encode waits for it.
         self._warming = asyncio.get_running_loop().run_in_executor(None, self.handler.warm_encoders)
 

@@ -26,10 +26,11 @@ import contextlib
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
+from typing import Any
 
 import numpy as np
 
@@ -38,6 +39,7 @@ from callvault.capture.ingest import IngestResult
 from callvault.capture.live import LiveRecording
 from callvault.capture.metadata import CallMeta
 from callvault.capture.siprec.body import RecordingBody, recording_body
+from callvault.capture.siprec.client import bye_for
 from callvault.capture.siprec.decoding import call_rate
 from callvault.capture.siprec.dialled import CallParties, work_out_parties
 from callvault.capture.siprec.dtmf import DtmfEvent
@@ -72,6 +74,9 @@ from callvault.db import transaction
 from callvault.errors import CallvaultError, Conflict, NotFound
 
 log = logging.getLogger(__name__)
+
+# Sends a request of ours to where the session's INVITE came from; its final answer or None.
+Requester = Callable[[SipRequest], Coroutine[Any, Any, SipResponse | None]]
 
 RECORDER = Actor(name="system:siprec", kind="system")
 # How often settled audio is taken from the timeline and written to the vault.
@@ -115,6 +120,9 @@ class Session:
     audits: set[asyncio.Task[None]] = field(default_factory=set)
     # RFC 4028: the monotonic time by which the client must refresh, if it agreed a timer.
     expires_at: float | None = None
+    # For hanging up from our side: the INVITE, and a way to send to where it came from.
+    invite: SipRequest | None = None
+    requester: Requester | None = None
 
 
 class SiprecHandler:
@@ -133,9 +141,11 @@ class SiprecHandler:
         self._services = services
         self._ports = ports
         self._contact = contact_uri
+        self._ports_by_transport: dict[str, int] = {}  # the endpoint's bound ports
         self._sessions: dict[str, Session] = {}
         self._cancelled: set[str] = set()  # INVITEs cancelled while being decided
         self._ending: set[asyncio.Task[None]] = set()  # sessions being finished and committed
+        self._hanging_up: set[asyncio.Task[None]] = set()  # BYEs of ours awaiting an answer
         # Dialogs of calls answered with no media, so their BYE is answered 200: Call-ID -> tag.
         self._declined: OrderedDict[str, str] = OrderedDict()
         self._own_numbers = frozenset(services.policy.policy.index.line_by_number)
@@ -144,6 +154,14 @@ class SiprecHandler:
     @property
     def sessions(self) -> int:
         return len(self._sessions)
+
+    def bound(self, *, udp_port: int, tcp_port: int) -> None:
+        """The endpoint's ports once bound (port 0 asks the system for free ones): our Contact
+        and the Via of the requests we send must name them."""
+        self._ports_by_transport = {"udp": udp_port, "tcp": tcp_port}
+        base, _, port = self._contact.rpartition(":")
+        if port == "0":
+            self._contact = f"{base}:{udp_port}"
 
     def warm_encoders(self) -> None:
         """Start the encoder processes before calls arrive (blocking; run it in a thread)."""
@@ -176,6 +194,7 @@ class SiprecHandler:
         session = self._sessions.pop(invite.call_id, None)
         if session is not None:
             self._end_in_background(session)
+            self._hang_up(session, "no ACK for our 200")
 
     # -- card payments (PCI DSS) -----------------------------------------------------------
     async def pause(self, ctx: RequestContext, call_ref: str) -> dict[str, object]:
@@ -273,6 +292,9 @@ class SiprecHandler:
             await self._end(session, keep=True)
         if self._ending:
             await asyncio.gather(*self._ending, return_exceptions=True)
+        for bye in list(self._hanging_up):
+            bye.cancel()  # the recorder is going: no one is left to hear the answer
+        await asyncio.gather(*self._hanging_up, return_exceptions=True)
         await asyncio.to_thread(self._encoders.close)
 
     def _end_in_background(self, session: Session) -> None:
@@ -286,7 +308,7 @@ class SiprecHandler:
     async def _invite(self, request: SipRequest, respond: Responder, peer: Peer) -> None:
         to_tag = new_tag()
         try:
-            answer = await self._open(request, peer, to_tag)
+            answer = await self._open(request, peer, to_tag, respond)
             if request.call_id in self._cancelled:
                 session = self._sessions.pop(request.call_id, None)
                 if session is not None:
@@ -303,7 +325,9 @@ class SiprecHandler:
         finally:
             self._cancelled.discard(request.call_id)
 
-    async def _open(self, request: SipRequest, peer: Peer, to_tag: str) -> SipResponse:
+    async def _open(
+        self, request: SipRequest, peer: Peer, to_tag: str, respond: Responder
+    ) -> SipResponse:
         """Decide the call and, if it is covered, open its session; the answer to send."""
         if not is_siprec_request(request):
             raise _Refusal(488, "Not A Recording Session")
@@ -329,6 +353,7 @@ class SiprecHandler:
             return self._answer(request, decline_offer(offer, origin=origin), to_tag)
         session = Session(request.call_id, to_tag, origin, media, parties, metadata, answer)
         session.live = started
+        session.invite, session.requester = request, respond.send_request
         if not self._start_media(session):
             media.close()
             started.abort()
@@ -416,6 +441,10 @@ class SiprecHandler:
                 # keeping the call open would only pretend otherwise.
                 log.exception("call %s: recording stopped", session.call_id)
                 session.ended = True
+                if self._sessions.get(session.call_id) is session:
+                    del self._sessions[session.call_id]
+                    self._end_in_background(session)
+                self._hang_up(session, "the recording could not be stored")
 
     def _write(self, session: Session, chunks: Iterable[Int16Array]) -> None:
         """Settled audio, (samples, channels), into the recording as interleaved PCM."""
@@ -496,6 +525,30 @@ class SiprecHandler:
         if self._sessions.get(session.call_id) is session:
             del self._sessions[session.call_id]
             self._end_in_background(session)
+            self._hang_up(session, "session timer expired")
+
+    def _hang_up(self, session: Session, why: str) -> None:
+        """End the dialog from our side with a BYE (in the background), so the client knows
+        the call is no longer recorded and can fail over."""
+        if session.invite is None or session.requester is None:
+            return
+        host = self._contact.partition("@")[2].rpartition(":")[0]
+        port = self._ports_by_transport.get(session.invite.top_via.transport.lower(), 0)
+        via = f"{host}:{port}"  # where the answer to our BYE must come
+        transport = session.invite.top_via.transport
+        bye = bye_for(
+            session.invite, local_tag=session.to_tag, via=via, transport=transport, cseq=1
+        )
+        log.info("call %s: sending BYE (%s)", session.call_id, why)
+        task = asyncio.get_running_loop().create_task(self._send_bye(session.requester, bye))
+        self._hanging_up.add(task)
+        task.add_done_callback(self._hanging_up.discard)
+
+    @staticmethod
+    async def _send_bye(requester: Requester, bye: SipRequest) -> None:
+        answer = await requester(bye)
+        status = answer.status if answer is not None else "no answer"
+        log.info("call %s: our BYE answered %s", bye.call_id, status)
 
     # -- the end ---------------------------------------------------------------------------
     async def _bye(self, request: SipRequest, respond: Responder) -> None:

@@ -22,6 +22,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Protocol
 
+from callvault.capture.siprec.client import ClientTransactions
 from callvault.capture.siprec.errors import SipError
 from callvault.capture.siprec.sipmsg import (
     SipRequest,
@@ -55,6 +56,10 @@ class Responder(Protocol):
     def send(self, response: SipResponse) -> None:
         """Send a provisional or final response in this request's transaction."""
 
+    async def send_request(self, request: SipRequest) -> SipResponse | None:
+        """Send a request of our own to where this one came from (a BYE in its dialog);
+        its final response, or ``None`` when none came in time."""
+
 
 class SipHandler(Protocol):
     async def on_request(self, request: SipRequest, respond: Responder, peer: Peer) -> None:
@@ -70,6 +75,10 @@ class _NoResponse:
 
     def send(self, response: SipResponse) -> None:
         log.debug("response %d to an ACK dropped: ACKs are never answered", response.status)
+
+    async def send_request(self, request: SipRequest) -> SipResponse | None:
+        log.debug("%s not sent: an ACK carries no way back", request.method)
+        return None
 
 
 def transaction_key(request: SipRequest) -> TransactionKey:
@@ -136,6 +145,9 @@ class ServerTransaction:
         if self.last is not None:
             self.transmit(self.last)
 
+    async def send_request(self, request: SipRequest) -> SipResponse | None:
+        return await self.layer.client.send(request, self._sender, reliable=self.reliable)
+
 
 class TransactionLayer:
     """The server transactions of one endpoint; the transport feeds it with :meth:`receive`."""
@@ -158,6 +170,7 @@ class TransactionLayer:
         self._accepted: dict[tuple[str, int], ServerTransaction] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
+        self.client = ClientTransactions(t1=t1, t2=t2)  # the BYEs the recorder sends
 
     @property
     def live_transactions(self) -> int:
@@ -173,7 +186,8 @@ class TransactionLayer:
             self._refuse(error, peer, sender)
             return
         if isinstance(message, SipResponse):
-            log.debug("response %d from %s ignored: no client transactions", message.status, peer)
+            if not self.client.receive(message):
+                log.debug("response %d from %s matches no request of ours", message.status, peer)
             return
         with_source(message, peer.host, peer.port)
         existing = self._transactions.get(transaction_key(message))
