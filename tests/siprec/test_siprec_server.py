@@ -23,7 +23,7 @@ from callvault.capture.siprec.server import SiprecServer
 from callvault.capture.siprec.sipmsg import SipRequest, SipResponse, make_response, parse_message
 from callvault.catalog.store import recordings
 from callvault.media.decode import open_audio
-from callvault.media.g711 import ulaw_encode
+from callvault.media.g711 import alaw_encode, ulaw_encode
 from homes import nothing_stored
 
 
@@ -86,22 +86,44 @@ class Client:
         self.loop.run_until_complete(asyncio.sleep(seconds))
 
 
+PCMA = 8
+
+
+def channel_levels(services: Services) -> tuple[float, float]:
+    """The RMS of each channel of the one stored recording (decoded to floats in [-1, 1])."""
+    with services.engine.connect() as conn:
+        recording = conn.execute(select(recordings)).one()
+    key = services.vault.unwrap_key(services.catalog.wrapped_key(recording.id), recording.id)
+    with open_audio(io.BytesIO(services.vault.read_all(recording.blob_name, key))) as reader:
+        pcm = np.concatenate([f.to_ndarray() for f in reader.frames()], axis=1).astype(float)
+    caller, called = np.sqrt((pcm**2).mean(axis=1))
+    return float(caller), float(called)
+
+
 def answered_ports(ok: SipResponse) -> list[int]:
     return [m.port for m in parse_sdp(ok.body).media]
 
 
-def send_audio(client: Client, ports: list[int], seconds: float, first: int = 0) -> int:
-    """``seconds`` of 20 ms packets to both streams, paced by the wall clock; next sequence."""
+def send_audio(
+    client: Client, ports: list[int], seconds: float, first: int = 0, *, pcma: bool = False
+) -> int:
+    """``seconds`` of 20 ms packets to both streams, paced by the wall clock; next sequence.
+    The caller sends a 440 Hz tone, the other party silence; PCMU, or PCMA with ``pcma``."""
+    encode, payload_type = (alaw_encode, PCMA) if pcma else (ulaw_encode, PCMU)
     tone = np.sin(2 * np.pi * 440 * np.arange(int(RATE * seconds)) / RATE) * 8000
-    caller_audio = ulaw_encode(tone.astype(np.int16)).tobytes()
-    silence = ulaw_encode(np.zeros(FRAME, dtype=np.int16)).tobytes()
+    caller_audio = encode(tone.astype(np.int16)).tobytes()
+    silence = encode(np.zeros(FRAME, dtype=np.int16)).tobytes()
     started = time.monotonic()
     packets = int(seconds / 0.02)
     for step in range(packets):
         n = first + step
         payload = caller_audio[step * FRAME : (step + 1) * FRAME]
-        client.send(rtp(n, n * FRAME, 0x1111, payload, payload_type=PCMU), ("127.0.0.1", ports[0]))
-        client.send(rtp(n, n * FRAME, 0x2222, silence, payload_type=PCMU), ("127.0.0.1", ports[1]))
+        client.send(
+            rtp(n, n * FRAME, 0x1111, payload, payload_type=payload_type), ("127.0.0.1", ports[0])
+        )
+        client.send(
+            rtp(n, n * FRAME, 0x2222, silence, payload_type=payload_type), ("127.0.0.1", ports[1])
+        )
         client.idle(max(0.0, started + (step + 1) * 0.02 - time.monotonic()))
     return first + packets
 
@@ -270,3 +292,47 @@ def test_a_200_never_acknowledged_ends_the_session_with_a_bye(services: Services
         client.idle(1.0)
         assert server.handler.sessions == 0
     assert services.catalog.count() == 1  # what arrived is kept
+
+
+def test_a_stream_under_a_new_label_in_a_re_invite_is_recorded_on_its_channel(
+    services: Services,
+) -> None:
+    """An SBC re-anchors the caller's media: the re-INVITE offers it under another label
+    (no metadata names it), and the stream it replaces is gone from the offer."""
+    sdp = SDP_TWO_STREAMS.replace("192.0.2.10", "127.0.0.1")
+    moved = sdp.replace("a=label:caller", "a=label:caller-moved")
+    with running(services) as (server, loop):
+        client = Client(server, loop)
+        client.send(invite(client.port, "move-1@src", PARKING))
+        ok = client.final()
+        ports = answered_ports(ok)
+        client.send(in_dialog("ACK", ok, client.port, 1))
+        client.send(in_dialog("INVITE", ok, client.port, 2, moved.encode()))
+        reanchored = client.final()
+        new_caller_port, called_port = answered_ports(reanchored)
+        assert called_port == ports[1] and new_caller_port not in (0, *ports)
+        client.send(in_dialog("ACK", reanchored, client.port, 2))
+        send_audio(client, [new_caller_port, called_port], 1.5)
+        client.send(in_dialog("BYE", ok, client.port, 3))
+        assert client.final().status == 200
+        client.idle(1.0)
+    caller, called = channel_levels(services)
+    assert caller > 0.05 and called < caller / 100  # the tone kept its channel
+
+
+def test_a_codec_the_client_offered_is_recorded_though_another_was_answered(
+    services: Services,
+) -> None:
+    """The SRC offered PCMA and PCMU, the answer chose PCMU, and the SRC forwards the call's
+    PCMA as it is: recorded, not dropped as an unknown payload."""
+    with running(services) as (server, loop):
+        client = Client(server, loop)
+        client.send(invite(client.port, "pcma-1@src", PARKING))
+        ok = client.final()
+        client.send(in_dialog("ACK", ok, client.port, 1))
+        send_audio(client, answered_ports(ok), 1.5, pcma=True)
+        client.send(in_dialog("BYE", ok, client.port, 2))
+        assert client.final().status == 200
+        client.idle(1.0)
+    caller, called = channel_levels(services)
+    assert caller > 0.05 and called < caller / 100

@@ -408,11 +408,11 @@ class SiprecHandler:
             return False
         ordered = _caller_first(accepted[:2], session.parties)
         session.channels = {stream.key: channel for channel, stream in enumerate(ordered)}
-        kinds = [_payload_kinds(stream) for stream in ordered]
-        if len(kinds) == 1:
-            kinds.append({})  # one mixed stream: the second channel stays silent
         live = session.live
         assert live is not None
+        kinds = [_payload_kinds(stream, live.sample_rate) for stream in ordered]
+        if len(kinds) == 1:
+            kinds.append({})  # one mixed stream: the second channel stays silent
         on_key = self._key_pressed(session) if live.start.line.takes_payments else None
         session.timeline = CallTimeline(time.monotonic(), live.sample_rate, kinds, on_dtmf=on_key)
         return True
@@ -476,8 +476,34 @@ class SiprecHandler:
             )
             return
         # A hold or resume keeps each label's port and channel; the timeline fills the gap.
+        await self._follow_answer(session)
         headers = self._set_timer(session, timer)
         respond.send(self._answer(request, session.answer, session.to_tag, timer=headers))
+
+    async def _follow_answer(self, session: Session) -> None:
+        """After a re-INVITE's answer: each stream decodes what its new offer lists, and a
+        stream under a new label (an SBC re-anchoring media, a transfer) takes the channel of
+        a stream no longer offered (its party's, where the metadata says), so its audio is
+        recorded rather than answered and ignored."""
+        timeline, live = session.timeline, session.live
+        if timeline is None or live is None:
+            return
+        accepted = [s for s in session.answer.streams if s.accepted and s.codec is not None]
+        offered = {stream.key for stream in accepted}
+        taken = {ch for key, ch in session.channels.items() if key in offered}
+        new: dict[str, int] = {}
+        for stream in accepted:
+            channel = session.channels.get(stream.key)
+            if channel is None:
+                channel = _free_channel(stream, session.parties, taken)
+                if channel is None:
+                    log.warning("call %s: no channel for stream %s", session.call_id, stream.key)
+                    continue
+                session.channels[stream.key] = new[stream.key] = channel
+                taken.add(channel)
+            timeline.streams[channel].set_payload_types(_payload_kinds(stream, live.sample_rate))
+        if new:
+            await session.media.listen(new, self._feed_for(session))
 
     def _update(self, request: SipRequest, respond: Responder) -> None:
         session = self._sessions.get(request.call_id)
@@ -667,30 +693,46 @@ def _call_meta(request: SipRequest, parties: CallParties) -> CallMeta:
 
 
 def _rate(answer: SdpAnswer) -> int:
-    """16 kHz when an accepted stream is G.722, else 8 kHz."""
-    return call_rate(kind for s in answer.streams for kind in _payload_kinds(s).values())
+    """16 kHz when an accepted stream was answered G.722, else 8 kHz."""
+    answered = {s.codec.payload_type: (s.codec.name, s.codec.clock_rate) for s in answer.streams
+                if s.accepted and s.codec is not None}  # fmt: skip
+    return call_rate(payload_types(answered)[number] for number in answered)
 
 
-def _payload_kinds(stream: StreamAnswer) -> dict[int, PayloadKind]:
-    """The payload types the answer agreed for ``stream``, and comfort noise (SBCs send it
-    unasked, and it is silence). Other static types are not taken: a PCMU call must not be
-    recorded at G.722's 16 kHz because static type 9 exists, nor decode packets it never
-    agreed."""
-    codecs = [c for c in (stream.codec, stream.telephone_event) if c is not None]
-    agreed = {c.payload_type for c in codecs}
-    kinds = payload_types({c.payload_type: (c.name, c.clock_rate) for c in codecs})
+_ANY_RATE = (PayloadKind.TELEPHONE_EVENT, PayloadKind.COMFORT_NOISE)
+
+
+def _payload_kinds(stream: StreamAnswer, rate: int) -> dict[int, PayloadKind]:
+    """What the stream's packets may carry: every audio format its offer listed that plays
+    at the call's ``rate``, telephone events, and comfort noise (SBCs send it unasked; it is
+    silence). An SRC forks the call's media as it is, so one that offered PCMA and PCMU and
+    goes on sending PCMA after we answered PCMU is still recorded. A format the offer did not
+    list is not taken: static G.722 must neither make a PCMU call 16 kHz nor be decoded into
+    an 8 kHz one."""
+    listed = {c.payload_type: (c.name, c.clock_rate) for c in stream.offered.codecs}
     return {
         number: kind
-        for number, kind in kinds.items()
-        if number in agreed or kind is PayloadKind.COMFORT_NOISE
+        for number, kind in payload_types(listed).items()
+        if kind is PayloadKind.COMFORT_NOISE
+        or (number in listed and (kind in _ANY_RATE or call_rate([kind]) == rate))
     }
 
 
-def _caller_first(streams: list[StreamAnswer], parties: CallParties) -> list[StreamAnswer]:
-    def role(stream: StreamAnswer) -> str | None:
-        by_label = parties.role_of_label(stream.label) if stream.label else None
-        return by_label or parties.role_of_media_index(stream.offered.index)
+def _role(stream: StreamAnswer, parties: CallParties) -> str | None:
+    by_label = parties.role_of_label(stream.label) if stream.label else None
+    return by_label or parties.role_of_media_index(stream.offered.index)
 
-    if len(streams) == 2 and (role(streams[0]) == "called" or role(streams[1]) == "caller"):
+
+def _caller_first(streams: list[StreamAnswer], parties: CallParties) -> list[StreamAnswer]:
+    first, second = (_role(s, parties) for s in streams[:2]) if len(streams) == 2 else (None, None)
+    if first == "called" or second == "caller":
         return [streams[1], streams[0]]
     return streams
+
+
+def _free_channel(stream: StreamAnswer, parties: CallParties, taken: set[int]) -> int | None:
+    """The channel for a stream that arrived in a re-INVITE: its party's if free, else any."""
+    wanted = {"caller": 0, "called": 1}.get(_role(stream, parties) or "")
+    if wanted is not None and wanted not in taken:
+        return wanted
+    return next((channel for channel in (0, 1) if channel not in taken), None)
