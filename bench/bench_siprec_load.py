@@ -34,7 +34,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +43,7 @@ sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests"), str(ROOT / "tests" / "si
 import numpy as np  # noqa: E402
 import numpy.typing as npt  # noqa: E402
 import pcaps  # noqa: E402
+from sipp_run import answers_options  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 from callvault.bootstrap import build  # noqa: E402
@@ -102,24 +102,6 @@ def _pcap_records(path: Path) -> int:
         at += 16 + int.from_bytes(data[at + 8 : at + 12], "little")
         count += 1
     return count
-
-
-def _answers_options(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
-        client.bind(("127.0.0.1", 0))
-        client.settimeout(0.3)
-        via = f"127.0.0.1:{client.getsockname()[1]};branch=z9hG4bK{uuid.uuid4().hex}"
-        ping = (
-            "OPTIONS sip:srs@127.0.0.1 SIP/2.0\r\n"
-            f"Via: SIP/2.0/UDP {via}\r\nMax-Forwards: 70\r\nTo: <sip:srs@127.0.0.1>\r\n"
-            f"From: <sip:probe@127.0.0.1>;tag=p\r\nCall-ID: probe-{uuid.uuid4().hex}\r\n"
-            "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
-        )
-        client.sendto(ping.encode(), ("127.0.0.1", port))
-        try:
-            return client.recv(65535).startswith(b"SIP/2.0 200")
-        except OSError:
-            return False
 
 
 @dataclass
@@ -216,7 +198,7 @@ def run_level(calls: int, seconds: float, rate: float, folder: Path, detail: boo
     )
     try:
         deadline = time.monotonic() + 30
-        while not _answers_options(port):
+        while not answers_options(port):
             if recorder.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit("callvault siprec did not start")
         rss_idle = _rss_mb(recorder.pid)

@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 
 from audiofixtures import make_call_audio
 from callvault.bootstrap import Services
+from callvault.capture.siprec.server import RecorderThread
 from callvault.context import RequestContext, system_context
 from callvault.maintenance.service import init_home
 from callvault.policy.loader import load_policy
@@ -165,3 +166,12 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedServe
             server.stop()
         return
     pytest.fail(problem, pytrace=False)
+
+
+@pytest.fixture
+def recorder(services: Services) -> Iterator[RecorderThread]:
+    """The SIPREC recorder in a thread of its own, as ``serve --siprec`` runs it."""
+    thread = RecorderThread(services, host="127.0.0.1", port=0)
+    thread.start()
+    yield thread
+    thread.stop()

@@ -89,7 +89,7 @@ def free_even_pair() -> int:
     raise AssertionError("no free even UDP port pair")
 
 
-def _answers_options(port: int) -> bool:
+def answers_options(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
         client.bind(("127.0.0.1", 0))
         client.settimeout(0.3)
@@ -137,7 +137,7 @@ def recorder(cli_env: dict[str, str]) -> Iterator[Recorder]:
     running = Recorder(port)
     try:
         deadline = time.monotonic() + 20
-        while not _answers_options(port):
+        while not answers_options(port):
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError("callvault siprec did not answer OPTIONS")
         yield running

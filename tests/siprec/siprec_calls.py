@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import socket
+import time
 import uuid
+from collections.abc import Sequence
 
 from sip_offers import METADATA, SDP_TWO_STREAMS, multipart, sip
 
-from callvault.capture.siprec.sipmsg import SipResponse
+from callvault.capture.siprec.sipmsg import SipResponse, parse_message
 
 PARKING = "+442073715678"
 STAFF_EXTENSION = "+442087531234"
 RATE = 8000
 FRAME = 160  # 20 ms at 8 kHz
 PCMU = 0
+PACKET_S = 0.02  # 20 ms of audio a packet
 
 
 def invite(
@@ -63,3 +67,36 @@ CSeq: {cseq} {method}"""
     if body:
         headers += "\nContent-Type: application/sdp"
     return sip(f"{method} sip:recorder@127.0.0.1 SIP/2.0", headers, body)
+
+
+class BlockingClient:
+    """A recording client in the test's own thread, for a recorder running in its own."""
+
+    def __init__(self, udp_port: int) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(5)
+        self.port = self.sock.getsockname()[1]
+        self.server = ("127.0.0.1", udp_port)
+
+    def request(self, data: bytes) -> SipResponse:
+        """Send a request; the final response."""
+        self.sock.sendto(data, self.server)
+        while True:
+            message = parse_message(self.sock.recv(65535))
+            if isinstance(message, SipResponse) and message.status >= 200:
+                return message
+
+    def rtp(self, port: int, datagram: bytes) -> None:
+        self.sock.sendto(datagram, ("127.0.0.1", port))
+
+    def paced(self, rounds: Sequence[Sequence[tuple[int, bytes]]]) -> None:
+        """Each round's (port, datagram) pairs together, one round every 20 ms."""
+        started = time.monotonic()
+        for step, datagrams in enumerate(rounds):
+            for port, datagram in datagrams:
+                self.rtp(port, datagram)
+            time.sleep(max(0.0, started + (step + 1) * PACKET_S - time.monotonic()))
+
+    def close(self) -> None:
+        self.sock.close()

@@ -1,12 +1,10 @@
 """SRTP for the recorder tests: SDES offers, a sender that encrypts with libsrtp as a recording
-client would, a blocking SIP client for a recorder in its own thread, the stored audio."""
+client would, the stored audio."""
 
 from __future__ import annotations
 
 import base64
 import io
-import socket
-import time
 from collections.abc import Sequence
 
 import numpy as np
@@ -14,12 +12,12 @@ import numpy.typing as npt
 import pylibsrtp
 from rtp_packets import rtp
 from sip_offers import SDP_TWO_STREAMS
-from siprec_calls import FRAME
+from siprec_calls import FRAME, PACKET_S
 from sqlalchemy import select
 
 from callvault.bootstrap import Services
 from callvault.capture.siprec.sdp import parse_sdp
-from callvault.capture.siprec.sipmsg import SipResponse, parse_message
+from callvault.capture.siprec.sipmsg import SipResponse
 from callvault.capture.siprec.srtp import SUITES
 from callvault.catalog.store import recordings
 from callvault.media.decode import open_audio
@@ -28,7 +26,6 @@ from callvault.media.g711 import ulaw_encode
 FloatArray = npt.NDArray[np.float64]
 CALLER_KEY = bytes(range(1, 31))  # 30 bytes: AES_CM_128 key then salt
 CALLEE_KEY = bytes(range(101, 131))
-RTP_PACKET_S = 0.02
 
 
 def inline(key: bytes) -> str:
@@ -70,7 +67,7 @@ class SrtpSender:
 
 def tone_payloads(freq: float, seconds: float) -> list[bytes]:
     """PCMU payloads of 20 ms of a tone, in order."""
-    count = round(seconds / RTP_PACKET_S)
+    count = round(seconds / PACKET_S)
     t = np.arange(count * FRAME) / 8000
     pcm = (np.sin(2 * np.pi * freq * t) * 8000).astype(np.int16)
     encoded = ulaw_encode(pcm).tobytes()
@@ -82,39 +79,6 @@ def tampered(datagram: bytes) -> bytes:
     flipped = bytearray(datagram)
     flipped[20] ^= 0x01
     return bytes(flipped)
-
-
-class UdpClient:
-    """A recording client in the test's own thread (the recorder runs in its own)."""
-
-    def __init__(self, udp_port: int) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.settimeout(5)
-        self.port = self.sock.getsockname()[1]
-        self.server = ("127.0.0.1", udp_port)
-
-    def request(self, data: bytes) -> SipResponse:
-        """Send a request; the final response."""
-        self.sock.sendto(data, self.server)
-        while True:
-            message = parse_message(self.sock.recv(65535))
-            if isinstance(message, SipResponse) and message.status >= 200:
-                return message
-
-    def rtp(self, port: int, datagram: bytes) -> None:
-        self.sock.sendto(datagram, ("127.0.0.1", port))
-
-    def paced(self, rounds: Sequence[Sequence[tuple[int, bytes]]]) -> None:
-        """Each round's (port, datagram) pairs together, one round every 20 ms."""
-        started = time.monotonic()
-        for step, datagrams in enumerate(rounds):
-            for port, datagram in datagrams:
-                self.rtp(port, datagram)
-            time.sleep(max(0.0, started + (step + 1) * RTP_PACKET_S - time.monotonic()))
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 def answered(ok: SipResponse) -> list[tuple[int, str, list[str]]]:

@@ -4,20 +4,16 @@ span is silence on both channels, its bounds are kept, and every pause is audite
 from __future__ import annotations
 
 import io
-import socket
 import time
-from collections.abc import Iterator
 
 import numpy as np
-import pytest
 from fastapi.testclient import TestClient
 from rtp_packets import event_payload, rtp
-from siprec_calls import FRAME, PARKING, RATE, in_dialog, invite
+from siprec_calls import FRAME, PARKING, RATE, BlockingClient, in_dialog, invite
 
 from callvault.bootstrap import Services
 from callvault.capture.siprec.sdp import parse_sdp
 from callvault.capture.siprec.server import RecorderThread
-from callvault.capture.siprec.sipmsg import SipResponse, parse_message
 from callvault.context import system_context
 from callvault.media.decode import open_audio
 from callvault.media.g711 import ulaw_encode
@@ -27,30 +23,11 @@ CALL_ID = "pay-1@src"
 TELEPHONE_EVENT = 101  # as the offer maps it
 
 
-@pytest.fixture
-def recorder(services: Services) -> Iterator[RecorderThread]:
-    thread = RecorderThread(services, host="127.0.0.1", port=0)
-    thread.start()
-    yield thread
-    thread.stop()
-
-
-class BlockingClient:
-    """A recording client in the test's own thread (the recorder runs in its own)."""
+class PaymentsCallClient(BlockingClient):
+    """A recording client sending a tone for the caller and silence for the agent."""
 
     def __init__(self, recorder: RecorderThread) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.settimeout(5)
-        self.port = self.sock.getsockname()[1]
-        self.server = ("127.0.0.1", recorder.udp_port)
-
-    def request(self, data: bytes) -> SipResponse:
-        self.sock.sendto(data, self.server)
-        while True:
-            message = parse_message(self.sock.recv(65535))
-            if isinstance(message, SipResponse) and message.status >= 200:
-                return message
+        super().__init__(recorder.udp_port)
 
     def audio(self, ports: list[int], seconds: float, first: int) -> int:
         tone = np.sin(2 * np.pi * 440 * np.arange(int(RATE * seconds)) / RATE) * 8000
@@ -77,7 +54,7 @@ def test_a_paused_span_is_silence_on_both_channels_and_is_audited(
     services: Services, recorder: RecorderThread
 ) -> None:
     api = payments_client(services, recorder)
-    sip = BlockingClient(recorder)
+    sip = PaymentsCallClient(recorder)
     ok = sip.request(invite(sip.port, CALL_ID, PARKING))
     ports = [m.port for m in parse_sdp(ok.body).media]
     sip.sock.sendto(in_dialog("ACK", ok, sip.port, 1), sip.server)
@@ -133,7 +110,7 @@ def test_a_key_press_on_a_payment_line_pauses_until_the_keys_stop(services: Serv
     recorder = RecorderThread(services, host="127.0.0.1", port=0, dtmf_quiet_s=quiet_s)
     recorder.start()
     try:
-        sip = BlockingClient(recorder)
+        sip = PaymentsCallClient(recorder)
         ok = sip.request(invite(sip.port, "keys-1@src", PARKING))  # parking takes payments
         ports = [m.port for m in parse_sdp(ok.body).media]
         sip.sock.sendto(in_dialog("ACK", ok, sip.port, 1), sip.server)

@@ -11,13 +11,12 @@ from collections.abc import Iterator
 
 import pytest
 from rtp_packets import rtp
-from siprec_calls import FRAME, PARKING, in_dialog, invite
+from siprec_calls import FRAME, PARKING, BlockingClient, in_dialog, invite
 from sqlalchemy import select
 from srtp_calls import (
     CALLEE_KEY,
     CALLER_KEY,
     SrtpSender,
-    UdpClient,
     answered,
     crypto,
     inline,
@@ -220,16 +219,8 @@ def test_plain_declined_and_closed_streams() -> None:
 
 
 @pytest.fixture
-def recorder(services: Services) -> Iterator[RecorderThread]:
-    thread = RecorderThread(services, host="127.0.0.1", port=0)
-    thread.start()
-    yield thread
-    thread.stop()
-
-
-@pytest.fixture
-def client(recorder: RecorderThread) -> Iterator[UdpClient]:
-    udp = UdpClient(recorder.udp_port)
+def client(recorder: RecorderThread) -> Iterator[BlockingClient]:
+    udp = BlockingClient(recorder.udp_port)
     yield udp
     udp.close()
 
@@ -253,7 +244,7 @@ def keys_nowhere(services: Services, caplog: pytest.LogCaptureFixture, keys: lis
 
 
 def test_an_srtp_call_is_decrypted_onto_the_right_channels(
-    services: Services, client: UdpClient, caplog: pytest.LogCaptureFixture
+    services: Services, client: BlockingClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     offer = savp_sdp(
@@ -295,7 +286,7 @@ def test_an_srtp_call_is_decrypted_onto_the_right_channels(
 
 
 def test_a_rekey_by_re_invite_switches_that_stream_to_the_new_key(
-    services: Services, client: UdpClient
+    services: Services, client: BlockingClient
 ) -> None:
     new_key = bytes(range(200, 230))
     offer = savp_sdp([crypto(1, SHA1_80, CALLER_KEY)], [crypto(1, SHA1_80, CALLEE_KEY)])
@@ -337,7 +328,7 @@ def test_a_rekey_by_re_invite_switches_that_stream_to_the_new_key(
 
 
 def test_only_unsupported_suites_take_no_media_and_store_nothing(
-    services: Services, client: UdpClient
+    services: Services, client: BlockingClient
 ) -> None:
     unsupported = [
         crypto(1, "F8_128_HMAC_SHA1_80", CALLER_KEY),
@@ -350,7 +341,7 @@ def test_only_unsupported_suites_take_no_media_and_store_nothing(
 
 
 def test_a_declined_srtp_stream_and_plain_rtp_are_never_stored(
-    services: Services, client: UdpClient
+    services: Services, client: BlockingClient
 ) -> None:
     offer = savp_sdp(
         [crypto(1, "F8_128_HMAC_SHA1_80", CALLER_KEY)], [crypto(1, SHA1_80, CALLEE_KEY)]
