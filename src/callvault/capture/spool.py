@@ -1,7 +1,7 @@
 """A live call's audio on local disk while the call lasts, sealed under a key only memory holds.
 
 Recording a call and compressing it are separate steps, as in every recorder that keeps up
-with hundreds of calls on a core: Opus costs about five times the CPU of taking the
+with hundreds of calls on a core: Opus costs about three times the CPU of taking the
 packets in. During the call the settled PCM is appended here in 64 KiB AES-GCM chunks (the
 vault's blob format) under a random key held only in memory (the recorder's, and an encoder
 worker's while it encodes); when the call ends the spool is read back, encoded to Opus

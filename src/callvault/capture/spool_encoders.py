@@ -1,6 +1,6 @@
 """Encoding finished calls in worker processes, away from the recorder's RTP loop.
 
-Opus costs about five times the CPU of taking a call's packets in, and PyAV holds the
+Opus costs about three times the CPU of taking a call's packets in, and PyAV holds the
 GIL between codec calls: in the recorder's own process an encode would both stall and be
 stalled by the loop that must read every socket fifty times a second. Worker processes
 (``spawn``: nothing of the recorder's threads or sockets is inherited) take closed spools
@@ -17,6 +17,7 @@ import logging
 import multiprocessing
 import os
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
@@ -30,8 +31,18 @@ log = logging.getLogger(__name__)
 ENCODER_NICENESS = 10
 
 
-def _lower_priority() -> None:
+def _start_worker(recorder: int) -> None:
     os.nice(ENCODER_NICENESS)
+    threading.Thread(target=_exit_with, args=(recorder,), daemon=True).start()
+
+
+def _exit_with(recorder: int) -> None:
+    """Leave once orphaned. A worker normally ends when its queue closes with the recorder,
+    but workers whose recorder had died were seen still running minutes later (a death
+    during start-up, it seems); this makes sure none sits in memory for good."""
+    while os.getppid() == recorder:
+        time.sleep(1.0)
+    os._exit(0)
 
 
 def default_workers() -> int:
@@ -85,7 +96,8 @@ class SpoolEncoders:
                 self._pool = ProcessPoolExecutor(
                     self._workers,
                     mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_lower_priority,
+                    initializer=_start_worker,
+                    initargs=(os.getpid(),),
                 )
             return self._pool
 
