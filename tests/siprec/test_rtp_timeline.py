@@ -192,6 +192,22 @@ def test_a_slow_sender_clock_stays_on_the_wall_clock() -> None:
     assert abs(first_loud(out, RATE) - 119.0 * (1 + drift)) <= 0.015
 
 
+def test_packets_held_back_for_a_few_seconds_do_not_move_the_audio() -> None:
+    """A loaded host or a congested link delays every packet for 3 s (a whole drift block)
+    by 60 ms, then catches up: within the jitter window that is jitter, not drift, and the
+    tone stays whole."""
+    talker = Talker()
+    packets = [
+        (t + (0.06 if START + 1.5 <= t < START + 4.5 else 0.0), d)
+        for t, d in talker.send(tone(1000, 6.0), START)
+    ]
+    call = new_call(1)
+    out = record(call, [packets], end=START + 6.0)[:, 0]
+    assert call.streams[0].reanchored == 0
+    levels = [np.abs(out[at(s) : at(s) + 160]).max() for s in np.arange(0.1, 5.9, 0.02)]
+    assert min(levels) > 0.5 * max(levels)  # no 20 ms of the tone is missing
+
+
 def test_dtmf_is_reported_once_and_never_recorded() -> None:
     events: list[tuple[int, DtmfEvent]] = []
     talker = Talker()

@@ -74,7 +74,8 @@ def test_a_paused_span_is_silence_on_both_channels_and_is_audited(
     recording = services.catalog.get(entry["object_id"])
     assert "card_payment_paused" in recording.flags
     ((start, end),) = entry["details"]["paused_s"]
-    assert 0.9 < start < 1.4 and 0.8 < end - start < 1.3
+    # After the first second of audio, for about a second (later and longer on a busy host).
+    assert 0.9 < start < 2.0 and 0.8 < end - start < 1.8
     actions = [e["action"] for e in services.audit.show(limit=100)]
     assert actions.index("call.paused") < actions.index("call.resumed")
     key = services.vault.unwrap_key(services.catalog.wrapped_key(recording.id), recording.id)

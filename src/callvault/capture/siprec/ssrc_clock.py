@@ -13,8 +13,12 @@ The anchor is corrected against the wall clock in three cases, each seen in real
   timestamp jump without an SSRC change. The source is re-anchored at that packet.
 * slow drift between the sender's clock and ours (crystals differ by up to ~100 ppm, 0.36 s an
   hour): every couple of seconds the smallest lateness seen (the packet that met the least
-  network delay) is compared with the placement; beyond 10 ms the offset moves by that much.
-  Using the minimum means ordinary jitter never moves the audio.
+  network delay) is compared with the placement; once it has been beyond 10 ms, on the same
+  side, for three blocks running, the offset moves by the smallest of the three. Using the
+  minimum means ordinary jitter never moves the audio; asking for three blocks means a host
+  or network that held every packet back for a couple of seconds does not either (moving
+  then would cut a gap into the audio, and moving back an overlap), while real drift, which
+  only grows, is followed a few seconds later.
 * a sequence jump beyond RFC 3550's limits confirmed by a second packet (a restarted sender):
   the caller starts the source afresh (``Admission.RESTART``).
 """
@@ -28,6 +32,7 @@ SEQ_MOD = 1 << 16
 TS_MOD = 1 << 32
 MAX_DROPOUT = 3000  # RFC 3550 A.1: a forward jump within this is packet loss, not a restart
 MAX_MISORDER = 100  # ... and a backward step within this is reordering
+DRIFT_BLOCKS_TO_CONFIRM = 3  # drift blocks running past tolerance before the offset moves
 _SEEN_KEPT = 512  # sequence numbers remembered for duplicate detection (10 s of 20 ms packets)
 
 
@@ -77,6 +82,7 @@ class SsrcClock:
         self._drift_block, self._drift_tolerance = drift_block, drift_tolerance
         self._block_start = wall
         self._block_min: int | None = None
+        self._beyond: list[int] = []  # the least lateness of the latest blocks past tolerance
         self.reanchored = 0  # how often the anchor was reset or moved: a diagnostic
 
     def admit(self, sequence: int, timestamp: int) -> Admitted | Admission:
@@ -122,6 +128,7 @@ class SsrcClock:
         if lateness > self._late_limit or lateness < -self._early_limit:
             self._anchor_ts, self._offset = admitted.timestamp, wall
             self._block_start, self._block_min = wall, None
+            self._beyond.clear()
             self.reanchored += 1
             position, lateness = wall, 0
         if self._block_min is None or lateness < self._block_min:
@@ -129,7 +136,15 @@ class SsrcClock:
         return position
 
     def _end_drift_block(self, wall: int) -> None:
-        if self._block_min is not None and abs(self._block_min) > self._drift_tolerance:
-            self._offset += self._block_min
-            self.reanchored += 1
+        least = self._block_min
+        if least is None or abs(least) <= self._drift_tolerance:
+            self._beyond.clear()
+        elif self._beyond and (least > 0) != (self._beyond[-1] > 0):
+            self._beyond = [least]  # it changed sides: jitter, not drift
+        else:
+            self._beyond.append(least)
+            if len(self._beyond) >= DRIFT_BLOCKS_TO_CONFIRM:
+                self._offset += min(self._beyond, key=abs)
+                self._beyond.clear()
+                self.reanchored += 1
         self._block_start, self._block_min = wall, None
