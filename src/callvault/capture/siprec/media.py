@@ -16,13 +16,15 @@ dialog, so a re-INVITE is answered with the same key. Keys are held in memory on
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import socket
+import struct
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
-from functools import partial
 
 from callvault.capture.siprec.sdp_answer import StreamAnswer
 from callvault.capture.siprec.srtp import SrtpStream, new_master_key
@@ -79,21 +81,61 @@ class PortRange:
         return None
 
 
-class _Receiver(asyncio.DatagramProtocol):
-    def __init__(self, channel: int, feed: Feed, srtp: SrtpStream) -> None:
-        self._channel, self._feed, self._srtp = channel, feed, srtp
+# Linux (asm-generic): stamp each datagram with the time the kernel received it. Python 3.11
+# names neither this option nor its control message.
+_SO_TIMESTAMPNS = 35
+_TIMESPEC = struct.Struct("@qq")
+_ANCILLARY = socket.CMSG_SPACE(_TIMESPEC.size)
+_MAX_DATAGRAM = 65535
+# Datagrams read per wake-up: takes what a burst left waiting, but lets one flooded socket
+# hold the loop no longer than the others.
+_READ_AT_ONCE = 64
+
+
+def _stamp_arrivals(sock: socket.socket) -> None:
+    if sys.platform == "linux":
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
+
+
+def _arrival(ancdata: list[tuple[int, int, bytes]], monotonic_less_real: float) -> float:
+    """When the kernel received the datagram, on the monotonic clock; now, if unstamped."""
+    for level, kind, value in ancdata:
+        if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS and len(value) >= 16:
+            seconds, nanoseconds = _TIMESPEC.unpack_from(value)
+            return float(seconds + nanoseconds / 1e9 + monotonic_less_real)
+    return time.monotonic()
+
+
+class _Receiver:
+    """Reads one stream's socket for the event loop.
+
+    Each datagram's arrival is the kernel's receive time, not the moment the loop got round
+    to it: on a busy recorder the loop can lag by tens of milliseconds, and the timeline
+    places audio by arrival (a source's anchor, drift, the jitter window). It also lets the
+    datagrams still waiting when a call ends (``drain``) go where they belong.
+    """
+
+    def __init__(self, sock: socket.socket, channel: int, feed: Feed, srtp: SrtpStream) -> None:
+        self._sock, self._channel, self._feed, self._srtp = sock, channel, feed, srtp
+        _stamp_arrivals(sock)
         self.packets = 0
 
-    def datagram_received(self, data: bytes, addr: tuple[str | bytes, int]) -> None:
-        self.packets += 1
-        arrival = time.monotonic()
-        packet = self._srtp.open(data, arrival)
-        if packet is not None:
-            self._feed(self._channel, arrival, packet)
-
-
-def _same(receiver: _Receiver) -> _Receiver:
-    return receiver
+    def read(self) -> None:
+        monotonic_less_real = time.monotonic() - time.time()
+        for _ in range(_READ_AT_ONCE):
+            try:
+                data, ancdata, _flags, _addr = self._sock.recvmsg(_MAX_DATAGRAM, _ANCILLARY)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as error:  # e.g. an ICMP error queued on the socket
+                log.debug("RTP socket: %s", error)
+                return
+            self.packets += 1
+            arrival = _arrival(ancdata, monotonic_less_real)
+            packet = self._srtp.open(data, arrival)
+            if packet is not None:
+                self._feed(self._channel, arrival, packet)
 
 
 class SessionMedia:
@@ -102,7 +144,7 @@ class SessionMedia:
     def __init__(self, ports: PortRange) -> None:
         self._ports = ports
         self._sockets: dict[str, socket.socket] = {}
-        self._transports: dict[str, asyncio.DatagramTransport] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._receivers: dict[str, _Receiver] = {}
         self._srtp: dict[str, SrtpStream] = {}
         self._local_keys: dict[tuple[str, str], bytes] = {}  # (stream, suite) -> key and salt
@@ -146,16 +188,20 @@ class SessionMedia:
 
     async def listen(self, channels: dict[str, int], feed: Feed) -> None:
         """Start receiving on the streams in ``channels`` (key -> channel); idempotent."""
-        loop = asyncio.get_running_loop()
+        self._loop = asyncio.get_running_loop()
         for key, channel in channels.items():
-            if key in self._transports:
+            if key in self._receivers:
                 continue
-            receiver = _Receiver(channel, feed, self._srtp.setdefault(key, SrtpStream()))
-            transport, _ = await loop.create_datagram_endpoint(
-                partial(_same, receiver), sock=self._sockets[key]
-            )
-            self._transports[key] = transport
+            sock = self._sockets[key]
+            receiver = _Receiver(sock, channel, feed, self._srtp.setdefault(key, SrtpStream()))
+            self._loop.add_reader(sock.fileno(), receiver.read)
             self._receivers[key] = receiver
+
+    def drain(self) -> None:
+        """Take the datagrams still waiting in the sockets (the call is ending: they arrived
+        before its BYE was handled)."""
+        for receiver in self._receivers.values():
+            receiver.read()
 
     def packets(self) -> int:
         return sum(r.packets for r in self._receivers.values())
@@ -169,10 +215,9 @@ class SessionMedia:
             srtp.close()
         self._srtp.clear()
         self._local_keys.clear()
-        for transport in self._transports.values():
-            transport.close()
         for key, sock in self._sockets.items():
-            if key not in self._transports:
-                sock.close()
-        self._transports.clear()
+            if key in self._receivers and self._loop is not None:
+                self._loop.remove_reader(sock.fileno())
+            sock.close()
+        self._receivers.clear()
         self._sockets.clear()

@@ -590,6 +590,8 @@ class SiprecHandler:
         self._end_in_background(session)
 
     async def _end(self, session: Session, *, keep: bool) -> None:
+        if keep and not session.ended:
+            session.media.drain()  # what arrived before the BYE and still waits unread
         session.ended = True
         if session.pump is not None:
             session.pump.cancel()
