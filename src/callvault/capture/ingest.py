@@ -30,6 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from callvault.audit.service import AuditLog, utc_now_iso
 from callvault.capture.live import LiveRecording, LiveStart
 from callvault.capture.metadata import CallMeta, parse_meta_json
+from callvault.capture.spool import spool_folder
 from callvault.catalog.model import CallDecision, Recording
 from callvault.catalog.service import Catalog
 from callvault.config import Settings
@@ -191,6 +192,7 @@ class IngestService:
             channels=channels,
             lock_until=retain_until if retain_until > self._clock() else None,
             lock_path=self._lock_path,
+            spools=spool_folder(self._settings.home),
         )
 
     def commit_live(

@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from callvault.capture.metadata import CallMeta
-from callvault.capture.spool import PcmSpool, SpooledAudio, encode_spooled, spool_folder
+from callvault.capture.spool import PcmSpool, SpooledAudio, encode_spooled
 from callvault.context import RequestContext
 from callvault.errors import BadInput
 from callvault.locks import file_lock, live_lock_beside
@@ -63,6 +63,7 @@ class LiveRecording:
         channels: int,
         lock_until: datetime | None,
         lock_path: Path,
+        spools: Path,
     ) -> None:
         self.recording_id = uuid.uuid4().hex
         self.blob_name = f"recordings/{self.recording_id[:2]}/{self.recording_id}.opus"
@@ -79,7 +80,7 @@ class LiveRecording:
         self._stack.enter_context(file_lock(live_lock_beside(lock_path), exclusive=False))
         try:
             self._spool = PcmSpool(
-                spool_folder(lock_path.parent.parent),
+                spools,
                 self.recording_id,
                 sample_rate=sample_rate,
                 channels=channels,

@@ -74,7 +74,7 @@ class SpoolEncoders:
             # A worker died (killed, out of memory): the call is still in its spool, so
             # encode it here rather than lose it, and start a fresh pool for the next.
             log.exception("an encoder process died; encoding %s in the recorder", spooled.path)
-            self._discard_pool()
+            self.close(wait=False)
             return encode_spooled(spooled)
 
     def warm(self) -> None:
@@ -83,12 +83,13 @@ class SpoolEncoders:
         for started in [pool.submit(_ready) for _ in range(self._workers)]:
             started.result()
 
-    def close(self) -> None:
-        """Wait for the encodes under way and stop the workers."""
+    def close(self, *, wait: bool = True) -> None:
+        """Stop the workers, waiting for the encodes under way unless ``wait`` is false (a
+        broken pool: the next encode starts a fresh one)."""
         with self._lock:
             pool, self._pool = self._pool, None
         if pool is not None:
-            pool.shutdown(wait=True)
+            pool.shutdown(wait=wait)
 
     def _started(self) -> ProcessPoolExecutor:
         with self._lock:
@@ -100,9 +101,3 @@ class SpoolEncoders:
                     initargs=(os.getpid(),),
                 )
             return self._pool
-
-    def _discard_pool(self) -> None:
-        with self._lock:
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=False)

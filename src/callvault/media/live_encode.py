@@ -1,10 +1,10 @@
-"""Encode PCM to Ogg Opus as it arrives: the live recorder's half of ``encode.py``.
+"""Encode PCM to Ogg Opus a chunk at a time: the live recorder's half of ``encode.py``.
 
-A live call has no file to decode: the RTP timeline hands over settled PCM a chunk at a time
-(interleaved 16-bit, one or two channels) and the encoder writes Ogg pages to the sink (the
-vault's encrypting writer) as they fill, so nothing of the call waits in memory or on disk
-in the clear. The output is the same as for a file: independent mono Opus streams for two
-channels (mapping family 255), the same bitrates, 20 ms frames.
+A live call has no file to decode: its settled PCM (interleaved 16-bit, one or two channels)
+is read back from the call's sealed spool when the call ends (``capture/spool.py``) and fed
+here in chunks; Ogg pages go to the sink as they fill. The output is the same as for a
+file: independent mono Opus streams for two channels (mapping family 255), the same
+bitrates, 20 ms frames.
 """
 
 from __future__ import annotations

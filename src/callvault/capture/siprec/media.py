@@ -119,7 +119,6 @@ class _Receiver:
     def __init__(self, sock: socket.socket, channel: int, feed: Feed, srtp: SrtpStream) -> None:
         self._sock, self._channel, self._feed, self._srtp = sock, channel, feed, srtp
         _stamp_arrivals(sock)
-        self.packets = 0
 
     def read(self) -> None:
         monotonic_less_real = time.monotonic() - time.time()
@@ -131,7 +130,6 @@ class _Receiver:
             except OSError as error:  # e.g. an ICMP error queued on the socket
                 log.debug("RTP socket: %s", error)
                 return
-            self.packets += 1
             arrival = _arrival(ancdata, monotonic_less_real)
             packet = self._srtp.open(data, arrival)
             if packet is not None:
@@ -202,9 +200,6 @@ class SessionMedia:
         before its BYE was handled)."""
         for receiver in self._receivers.values():
             receiver.read()
-
-    def packets(self) -> int:
-        return sum(r.packets for r in self._receivers.values())
 
     def close(self) -> None:
         """Close every socket of the session (also those reserved but never listened on), and

@@ -108,6 +108,9 @@ class Session:
     parties: CallParties
     metadata: RecordingMetadata | None
     answer: SdpAnswer
+    # For hanging up from our side: the INVITE, and a way to send to where it came from.
+    invite: SipRequest
+    requester: Requester
     live: LiveRecording | None = None
     timeline: CallTimeline | None = None
     channels: dict[str, int] = field(default_factory=dict)
@@ -120,9 +123,6 @@ class Session:
     audits: set[asyncio.Task[None]] = field(default_factory=set)
     # RFC 4028: the monotonic time by which the client must refresh, if it agreed a timer.
     expires_at: float | None = None
-    # For hanging up from our side: the INVITE, and a way to send to where it came from.
-    invite: SipRequest | None = None
-    requester: Requester | None = None
 
 
 class SiprecHandler:
@@ -191,10 +191,9 @@ class SiprecHandler:
 
     async def on_ack_timeout(self, invite: SipRequest) -> None:
         """No ACK came for our 200: the client gave up on the session; keep what arrived."""
-        session = self._sessions.pop(invite.call_id, None)
+        session = self._sessions.get(invite.call_id)
         if session is not None:
-            self._end_in_background(session)
-            self._hang_up(session, "no ACK for our 200")
+            self._end_from_our_side(session, "no ACK for our 200")
 
     # -- card payments (PCI DSS) -----------------------------------------------------------
     async def pause(self, ctx: RequestContext, call_ref: str) -> dict[str, object]:
@@ -351,9 +350,10 @@ class SiprecHandler:
             media.close()
             self._remember_declined(request.call_id, to_tag)
             return self._answer(request, decline_offer(offer, origin=origin), to_tag)
-        session = Session(request.call_id, to_tag, origin, media, parties, metadata, answer)
-        session.live = started
-        session.invite, session.requester = request, respond.send_request
+        session = Session(
+            request.call_id, to_tag, origin, media, parties, metadata, answer,
+            invite=request, requester=respond.send_request, live=started,
+        )  # fmt: skip
         if not self._start_media(session):
             media.close()
             started.abort()
@@ -441,10 +441,7 @@ class SiprecHandler:
                 # keeping the call open would only pretend otherwise.
                 log.exception("call %s: recording stopped", session.call_id)
                 session.ended = True
-                if self._sessions.get(session.call_id) is session:
-                    del self._sessions[session.call_id]
-                    self._end_in_background(session)
-                self._hang_up(session, "the recording could not be stored")
+                self._end_from_our_side(session, "the recording could not be stored")
 
     def _write(self, session: Session, chunks: Iterable[Int16Array]) -> None:
         """Settled audio, (samples, channels), into the recording as interleaved PCM."""
@@ -548,20 +545,19 @@ class SiprecHandler:
     def _expire(self, session: Session) -> None:
         """The client stopped refreshing (RFC 4028 §10): the session is over; keep the audio."""
         log.warning("call %s: session timer expired with no refresh; ending it", session.call_id)
-        if self._sessions.get(session.call_id) is session:
-            del self._sessions[session.call_id]
-            self._end_in_background(session)
-            self._hang_up(session, "session timer expired")
+        self._end_from_our_side(session, "session timer expired")
 
-    def _hang_up(self, session: Session, why: str) -> None:
-        """End the dialog from our side with a BYE (in the background), so the client knows
-        the call is no longer recorded and can fail over."""
-        if session.invite is None or session.requester is None:
-            return
-        host = self._contact.partition("@")[2].rpartition(":")[0]
-        port = self._ports_by_transport.get(session.invite.top_via.transport.lower(), 0)
-        via = f"{host}:{port}"  # where the answer to our BYE must come
+    def _end_from_our_side(self, session: Session, why: str) -> None:
+        """End a session its client will not end (no ACK, no refresh, or the vault stopped
+        taking its audio): keep what arrived, and send a BYE (in the background) so the
+        client knows the call is no longer recorded and can fail over. Once per session."""
+        if self._sessions.get(session.call_id) is not session:
+            return  # ended already (a BYE, the recorder stopping)
+        del self._sessions[session.call_id]
+        self._end_in_background(session)
         transport = session.invite.top_via.transport
+        host = self._contact.partition("@")[2].rpartition(":")[0]
+        via = f"{host}:{self._ports_by_transport.get(transport.lower(), 0)}"  # for the answer
         bye = bye_for(
             session.invite, local_tag=session.to_tag, via=via, transport=transport, cseq=1
         )
@@ -698,7 +694,7 @@ def _rate(answer: SdpAnswer) -> int:
     """16 kHz when an accepted stream was answered G.722, else 8 kHz."""
     answered = {s.codec.payload_type: (s.codec.name, s.codec.clock_rate) for s in answer.streams
                 if s.accepted and s.codec is not None}  # fmt: skip
-    return call_rate(payload_types(answered)[number] for number in answered)
+    return call_rate(kind for number, kind in payload_types(answered).items() if number in answered)
 
 
 _ANY_RATE = (PayloadKind.TELEPHONE_EVENT, PayloadKind.COMFORT_NOISE)
