@@ -13,6 +13,8 @@ import pytest
 from callvault.bootstrap import Services
 from callvault.capture.spool import spool_folder
 from callvault.cli.main import main
+from callvault.context import RequestContext
+from callvault.jobs.registry import WORKER_ACTOR
 
 
 def meta_for(**overrides: Any) -> dict[str, Any]:
@@ -100,3 +102,8 @@ def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, A
     lines = err.strip().splitlines()
     error = orjson.loads(lines[-1]) if lines and lines[-1].startswith("{") else None
     return int(exited.value.code or 0), orjson.loads(out) if out.strip() else None, error
+
+
+def worker_context() -> RequestContext:
+    """The context a job runs in (``system:worker``), for calling a task's service directly."""
+    return RequestContext(actor=WORKER_ACTOR, origin="job", request_id="job-test")

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from sqlalchemy import Engine
@@ -31,10 +32,15 @@ from callvault.policy.service import PolicyService
 from callvault.retention.holds import HoldService
 from callvault.retention.ledger import ErasureLedger
 from callvault.retention.purge import RetentionService
+from callvault.speech.flags import ReviewFlags
+from callvault.speech.service import SpeechService
 from callvault.vault.blobs import FilesystemBlobStore
 from callvault.vault.interfaces import BlobStore
 from callvault.vault.keys import LocalKeyFile
 from callvault.vault.service import Vault
+
+if TYPE_CHECKING:
+    from callvault.speech.analysis import SpeechAnalyser
 
 
 def blob_store_for(url: str) -> BlobStore:
@@ -151,6 +157,32 @@ class Services:
             jobs=self.jobs,
             lock_path=self.lock_path,
         )
+
+    @cached_property
+    def speech(self) -> SpeechService:
+        """Transcripts, personal-data muting and review flags (the models load on first use)."""
+        return SpeechService(
+            self.engine,
+            self.catalog,
+            self.vault,
+            self.audit,
+            self.policy.policy,
+            self.player,
+            self._speech_analyser,
+            redaction_mode=self.settings.redaction_mode,
+        )
+
+    @cached_property
+    def flags(self) -> ReviewFlags:
+        """Recordings the speech job flagged for a person's review."""
+        return ReviewFlags(self.engine, self.audit, self.permissions)
+
+    def _speech_analyser(self) -> SpeechAnalyser:
+        # Imported on first use: the models' libraries take seconds to import, and most
+        # commands never transcribe.
+        from callvault.speech.loading import shared_analyser, speech_options
+
+        return shared_analyser(speech_options(self.settings))
 
     @property
     def lock_path(self) -> Path:

@@ -48,6 +48,12 @@ class Settings:
     session_idle_minutes: int
     session_max_hours: int
     session_cookie_secure: bool
+    # Speech (speech/): which Whisper model, where it runs, and how found data is muted.
+    speech_model_dir: Path | None  # None: the Whisper base weights packaged with callvault
+    speech_device: str
+    speech_compute_type: str
+    speech_threads: int  # 0: one per core
+    redaction_mode: str  # "silence" or "bleep"
 
     def as_dict(self) -> dict[str, object]:
         return {f.name: str(getattr(self, f.name)) for f in fields(self)}
@@ -83,6 +89,11 @@ SETTING_KEYS = (
     "session_idle_minutes",
     "session_max_hours",
     "session_cookie_secure",
+    "speech_model_dir",
+    "speech_device",
+    "speech_compute_type",
+    "speech_threads",
+    "redaction_mode",
 )
 _INT_KEYS = {
     "max_ingest_bytes",
@@ -125,6 +136,11 @@ def defaults(home: Path) -> dict[str, object]:
         "session_idle_minutes": 30,
         "session_max_hours": 12,
         "session_cookie_secure": True,
+        "speech_model_dir": "",
+        "speech_device": "cpu",
+        "speech_compute_type": "int8",
+        "speech_threads": "0",
+        "redaction_mode": "silence",
     }
 
 
@@ -157,7 +173,29 @@ def load_settings(home: Path | None = None) -> Settings:
         session_idle_minutes=int(str(typed["session_idle_minutes"])),
         session_max_hours=int(str(typed["session_max_hours"])),
         session_cookie_secure=bool(typed["session_cookie_secure"]),
+        **_speech_settings(typed, home),
     )
+
+
+def _speech_settings(typed: dict[str, object], home: Path) -> dict[str, Any]:
+    folder = str(typed["speech_model_dir"]).strip()
+    threads = str(typed["speech_threads"]).strip()
+    if not threads.isdigit():
+        raise ConfigError(
+            f"setting speech_threads must be 0 (one per core) or a whole number, got {threads!r}",
+            "speech_threads",
+        )
+    return {
+        "speech_model_dir": _path(folder, home) if folder else None,
+        "speech_device": _choice(typed["speech_device"], "speech_device", ("cpu", "cuda", "auto")),
+        "speech_compute_type": _choice(
+            typed["speech_compute_type"],
+            "speech_compute_type",
+            ("int8", "int8_float16", "float16", "float32", "default"),
+        ),
+        "speech_threads": int(threads),
+        "redaction_mode": _choice(typed["redaction_mode"], "redaction_mode", ("silence", "bleep")),
+    }
 
 
 def _choice(value: object, key: str, allowed: tuple[str, ...]) -> str:

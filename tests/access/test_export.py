@@ -29,7 +29,7 @@ from callvault.access.store import grants as grants_table
 from callvault.bootstrap import Services
 from callvault.context import RequestContext
 from callvault.errors import BadInput, IntegrityFailure, Refused
-from homes import raw_blob, replace_raw_blob
+from homes import raw_blob, replace_raw_blob, worker_context
 
 
 @pytest.fixture
@@ -176,8 +176,11 @@ def test_quality_purpose_may_not_export(world: tuple[Services, list[str]], out_d
     assert grant.status == "approved"
     entry = _refused_export(services, "mina", grant.id, out_dir, "quality does not allow export")
     assert entry["purpose"] == "quality" and entry["case_ref"] == "QA-2026-0001"
-    # Listening under the same grant is still allowed.
-    assert grants(services).player.play(mina, rec_ids[0], grant.id, out_dir / "q.opus")
+    # Listening under the same grant is still allowed, to the redacted rendition only (the
+    # speech job makes it; policy: original_allowed is false for quality).
+    services.speech.process(worker_context(), rec_ids[0])
+    player = grants(services).player
+    assert player.play(mina, rec_ids[0], grant.id, out_dir / "q.opus", "redacted")
 
 
 def test_grant_misuse_exports_nothing(world: tuple[Services, list[str]], out_dir: Path) -> None:

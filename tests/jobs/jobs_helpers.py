@@ -12,7 +12,7 @@ from sqlalchemy import select
 from callvault.bootstrap import Services
 from callvault.capture.ingest import AudioInput
 from callvault.context import system_context
-from callvault.jobs.interfaces import WorkerOptions, WorkerResult
+from callvault.jobs.interfaces import QUEUES, WorkerOptions, WorkerResult
 from callvault.jobs.service import run_worker
 from callvault.jobs.store import jobs
 from homes import meta_for
@@ -26,13 +26,21 @@ def ingest(services: Services, wav: Path, call_id: str = "pbx-0001") -> str:
     return result.recording_id
 
 
-def burst(services: Services, stale_after_s: float = 300.0) -> WorkerResult:
-    return run_worker(services, WorkerOptions(burst=True, stale_after_s=stale_after_s))
+def burst(
+    services: Services, stale_after_s: float = 300.0, queues: tuple[str, ...] = QUEUES
+) -> WorkerResult:
+    return run_worker(
+        services, WorkerOptions(queues=queues, burst=True, stale_after_s=stale_after_s)
+    )
 
 
-def job_rows(services: Services) -> list[dict[str, Any]]:
+def job_rows(services: Services, queue: str | None = None) -> list[dict[str, Any]]:
+    """Jobs in the order they were queued (of ``queue`` only, if named)."""
+    query = select(jobs).order_by(jobs.c.created_at, jobs.c.task.desc())
+    if queue is not None:
+        query = query.where(jobs.c.queue == queue)
     with services.engine.connect() as conn:
-        return [r._asdict() for r in conn.execute(select(jobs).order_by(jobs.c.created_at))]
+        return [r._asdict() for r in conn.execute(query)]
 
 
 def actions(services: Services, object_id: str) -> list[str]:

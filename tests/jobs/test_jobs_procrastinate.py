@@ -61,14 +61,17 @@ def test_ingest_then_procrastinate_worker_verifies(
 ) -> None:
     services, queue_url = pg_queue
     recording_id = ingest(services, call_wav)
-    assert services.jobs.stats() == {"media": {"todo": 1}}
+    assert services.jobs.stats() == {"media": {"todo": 1}, "speech": {"todo": 1}}
     env = {**cli_env, "CALLVAULT_QUEUE_URL": queue_url}
     run = subprocess.run([CALLVAULT, "worker", "--burst", "--json"], env=env,
-                         capture_output=True, timeout=120, check=False)  # fmt: skip
+                         capture_output=True, timeout=180, check=False)  # fmt: skip
     assert run.returncode == 0, run.stderr.decode()
-    assert orjson.loads(run.stdout) == {"done": 1, "failed": 0}
-    assert actions(services, recording_id) == ["recording.ingested", "recording.verified"]
-    assert services.jobs.stats() == {"media": {"succeeded": 1}}
+    # Verified, and transcribed on the speech queue (the models load in the worker process).
+    assert orjson.loads(run.stdout) == {"done": 2, "failed": 0}
+    assert sorted(actions(services, recording_id)) == [
+        "recording.ingested", "recording.transcribed", "recording.verified"
+    ]  # fmt: skip
+    assert services.jobs.stats() == {"media": {"succeeded": 1}, "speech": {"succeeded": 1}}
 
 
 def test_a_queue_elsewhere_is_refused() -> None:

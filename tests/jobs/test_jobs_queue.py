@@ -9,6 +9,7 @@ import pytest
 from callvault.bootstrap import Services
 from callvault.db import transaction
 from callvault.jobs.dbqueue import DatabaseQueue
+from callvault.jobs.speech_tasks import TRANSCRIBE
 from callvault.jobs.tasks import VERIFY
 from jobs.jobs_helpers import ingest, job_rows
 
@@ -36,8 +37,10 @@ def test_ingest_enqueues_verify_in_the_recording_transaction(
     recording_id = ingest(services, call_wav)
     ingest(services, call_wav)  # the same call again: no second recording, no second job
     rows = job_rows(services)
-    assert [(r["task"], r["key"], r["payload"], r["status"]) for r in rows] == [
-        (VERIFY, f"verify:{recording_id}", {"recording_id": recording_id}, "queued")
+    payload = {"recording_id": recording_id}
+    assert [(r["task"], r["queue"], r["key"], r["payload"], r["status"]) for r in rows] == [
+        (VERIFY, "media", f"verify:{recording_id}", payload, "queued"),
+        (TRANSCRIBE, "speech", f"speech:{recording_id}", payload, "queued"),
     ]
 
 

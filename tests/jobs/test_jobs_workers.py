@@ -48,7 +48,7 @@ def test_two_workers_never_run_the_same_job(
         results.append(orjson.loads(out))
     assert sum(r["done"] for r in results) == 51
     assert all(r["failed"] == 0 for r in results)
-    rows = job_rows(services)
+    rows = job_rows(services, "media")
     assert {(r["status"], r["attempts"]) for r in rows} == {("done", 1)}
     verified = [e for e in services.audit.show(object_id=recording_id, limit=1000)
                 if e["action"] == "recording.verified"]  # fmt: skip

@@ -30,7 +30,8 @@ from web_people import PASSWORD, sign_in
 # Who exercises each action: a role it is for, so generated requests get past the door.
 PERSON_FOR = {"recordings": "am", "grants": "am", "disclosures:record": "am", "users": "adm",
               "audit": "dpo", "policy": "dpo", "alerts": "dpo", "disclosures:read": "dpo",
-              "session": "am", "holds": "dpo", "scope": "dpo", "ropa": "dpo"}  # fmt: skip
+              "session": "am", "holds": "dpo", "scope": "dpo", "ropa": "dpo",
+              "transcripts": "am", "flags": "dpo"}  # fmt: skip
 PEOPLE = {"am": "authorised_manager", "adm": "administrator", "dpo": "dpo"}
 EXAMPLES = 25
 Operation = APIOperation[Any, Any, Any, Any]

@@ -25,6 +25,7 @@ from callvault.bootstrap import Services
 from callvault.context import RequestContext, system_context
 from callvault.web.app import create_app
 from callvault.web.security import ACTION_KEY, api_routes
+from homes import worker_context
 from web_people import PASSWORD, sign_in
 
 ALLOW, DENY, OTHER = "allow", "deny", "other"
@@ -80,6 +81,8 @@ def world(services: Services, ctx: RequestContext, call_wav: Path) -> Iterator[W
     services.access.add_person(admin, "am2", "authorised_manager", PASSWORD)
     token = services.access.add_service(admin, "pbx")
     recording = record(services, ctx, call_wav, "matrix-1", agent="adv")
+    # Transcribed (and its redacted rendition made) as the speech job does after ingest.
+    services.speech.process(worker_context(), recording)
     app = create_app(services)
     clients = {name: TestClient(app, base_url="https://testserver") for name in CALLERS}
     clients["pbx"].headers["Authorization"] = f"Bearer {token}"
@@ -163,6 +166,11 @@ def _fresh_hold(world: World) -> str:
     return hold.id
 
 
+def _rendition(who: str) -> str:
+    # Quality monitoring hears only the redacted rendition (policy: original_allowed false).
+    return "redacted" if OWN_PURPOSE.get(who, ("",))[0] == "quality" else "original"
+
+
 def _get(path: str) -> Call:
     return lambda w, who, _s: w.clients[who].get(path)
 
@@ -196,8 +204,17 @@ CALLS: dict[tuple[str, str], Call] = {
         f"/api/v1/grants/{_fresh_own(w, who, s)}/revoke", json={"reason": "matrix"}
     ),
     ("GET", "/api/v1/recordings/{recording_id}/audio"): lambda w, who, s: w.clients[who].get(
-        f"/api/v1/recordings/{w.recording}/audio?grant={_own(w, who, s)}",
+        f"/api/v1/recordings/{w.recording}/audio?grant={_own(w, who, s)}"
+        f"&rendition={_rendition(who)}",
         headers={"Range": "bytes=0-99"},
+    ),
+    ("GET", "/api/v1/recordings/{recording_id}/transcript"): lambda w, who, s: w.clients[who].get(
+        f"/api/v1/recordings/{w.recording}/transcript?grant={_own(w, who, s)}"
+        f"&rendition={_rendition(who)}"
+    ),
+    ("GET", "/api/v1/flags"): _get("/api/v1/flags"),
+    ("POST", "/api/v1/flags/{flag_id}/review"): lambda w, who, _s: w.clients[who].post(
+        f"/api/v1/flags/{'f' * 32}/review", json={"outcome": "no_action"}
     ),
     ("POST", "/api/v1/grants/{grant_id}/export"): lambda w, who, s: w.clients[who].post(
         f"/api/v1/grants/{_own(w, who, s)}/export"
@@ -290,6 +307,8 @@ def expected(route: tuple[str, str], who: str, state: str) -> str:
         ("GET", "/notice/staff"): EVERYONE,
         ("GET", "/api/v1/reports/scope"): frozenset({"adm", "dpo", "aud"}),
         ("GET", "/api/v1/reports/ropa"): frozenset({"adm", "dpo", "aud"}),
+        # Review flags: the safety officer (conduct), authorised managers and the DPO.
+        ("GET", "/api/v1/flags"): frozenset({"am", "so", "dpo"}),
     }
     if route in by_role:
         return ALLOW if who in by_role[route] else DENY
@@ -313,7 +332,9 @@ def expected(route: tuple[str, str], who: str, state: str) -> str:
         if state not in world_states(who):
             return DENY  # another's pending crime grant: not a purpose their role may use
         return OTHER if state == "revoked" else ALLOW
-    if path.endswith("/audio") or path.endswith("/export"):
+    if route == ("POST", "/api/v1/flags/{flag_id}/review"):
+        return OTHER if who in {"am", "so", "dpo"} else DENY  # allowed; no such flag: 404
+    if path.endswith(("/audio", "/transcript", "/export")):
         if who not in LISTENERS:
             return DENY
         if state == "none":

@@ -64,6 +64,18 @@ ACTIONS: dict[str, frozenset[str]] = {
     "recordings:revoke": frozenset({LISTENERS}),
     "recordings:play": frozenset({LISTENERS}),
     "recordings:export": frozenset({LISTENERS}),
+    # A transcript is read under a grant, like audio is heard (speech/service.py).
+    "transcripts:read": frozenset({LISTENERS}),
+    # The speech job: transcribe, find personal data, mute it, index the redacted text.
+    "recordings:transcribe": frozenset({"system"}),
+    # Review flags the speech job raises (speech/flags.py narrows each role to its kinds):
+    # conduct for the safety officer, card digits for authorised managers; the DPO sees all.
+    "flags:read": frozenset(
+        {"operator", "role:safety_officer", "role:authorised_manager", "role:dpo"}
+    ),
+    "flags:review": frozenset(
+        {"operator", "role:safety_officer", "role:authorised_manager", "role:dpo"}
+    ),
     # Metadata search: access/searching.py narrows what each role sees.
     "recordings:search": frozenset({LISTENERS}),
     # Grants: listeners see their own and those they may decide; advisors see the requests

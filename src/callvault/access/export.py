@@ -102,11 +102,15 @@ class Exporter:
             ctx, grant_id, "recordings:export", object_type="grant", object_id=grant_id
         )
         purpose = next(p for p in self._policy.purposes if p.id == grant.purpose)
+        problem = None
         if not purpose.export_allowed:
+            problem = "does not allow export (policy: export_allowed is false)"
+        elif not purpose.original_allowed:
+            # An export carries the original audio, which this purpose may not hear.
+            problem = "hears only the redacted rendition (policy: original_allowed is false)"
+        if problem is not None:
             refusal = Refused(
-                f"purpose {purpose.id} does not allow export (policy: export_allowed is "
-                "false); listen under the grant instead",
-                "purpose",
+                f"purpose {purpose.id} {problem}; listen under the grant instead", "purpose"
             )
             self._grants.refuse(ctx, refusal, object_type="grant", object_id=grant_id)
         recordings = [

@@ -256,6 +256,10 @@ class GrantService:
             status="revoked", revoked_reason=reason, decided_at=_iso(self._clock()),
         )  # fmt: skip
 
+    def purpose(self, purpose_id: str) -> Purpose:
+        """The policy's purpose ``purpose_id`` (a grant's purpose is always one)."""
+        return next(p for p in self._policy.purposes if p.id == purpose_id)
+
     def get(self, grant_id: str) -> Grant:
         check_id(grant_id, "grant_id")
         with self._engine.connect() as conn:

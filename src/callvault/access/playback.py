@@ -33,12 +33,15 @@ from callvault.audit.service import AuditLog
 from callvault.audit.store import audit_log
 from callvault.catalog.model import Recording
 from callvault.catalog.service import Catalog
+from callvault.catalog.store import renditions
 from callvault.context import RequestContext
 from callvault.db import transaction
 from callvault.errors import BadInput, CallvaultError, NotFound, Refused
 from callvault.vault.service import Vault
 
 RENDITIONS = ("original", "redacted")
+# The ``renditions`` row of the redacted audio (speech/renditions.py writes it).
+REDACTED_KIND = "redacted"
 LISTEN_WINDOW = timedelta(minutes=30)
 PLAYED, STREAMED = "recording.played", "recording.streamed"
 
@@ -135,16 +138,43 @@ class Player:
         return Cleared(ctx, grant, self.clear_recording(ctx, grant, recording_id))
 
     def blob_of(self, cleared: Cleared, rendition: str) -> str:
-        """The blob holding ``rendition`` of a cleared recording."""
-        if check_rendition(rendition) == "redacted":
-            # Redacted renditions are made by the speech pipeline (find personal data, mute
-            # it); until that exists there is nothing to serve, and a stub would mislead.
+        """The blob holding ``rendition`` of a cleared recording, if the grant's purpose may
+        have it (``original_allowed`` in the policy; a refusal is audited)."""
+        self.check_purpose_rendition(cleared, rendition)
+        if rendition == "original":
+            return cleared.recording.blob_name
+        with self._engine.connect() as conn:
+            name = conn.execute(
+                select(renditions.c.blob_name).where(
+                    renditions.c.recording_id == cleared.recording.id,
+                    renditions.c.kind == REDACTED_KIND,
+                )
+            ).scalar()
+        if name is None:
             raise NotFound(
-                f"recording {cleared.recording.id} has no redacted rendition: redaction of "
-                "personal data is not available yet; ask for the original",
+                f"recording {cleared.recording.id} has no redacted rendition yet: the speech "
+                "job makes it after the recording is stored (callvault worker --queues speech)",
                 "rendition",
             )
-        return cleared.recording.blob_name
+        return str(name)
+
+    def check_purpose_rendition(self, cleared: Cleared, rendition: str) -> None:
+        """Refuse (audited) the original to a grant whose purpose hears the redacted only."""
+        if check_rendition(rendition) == "redacted":
+            return
+        purpose = self._grants.purpose(cleared.grant.purpose)
+        if not purpose.original_allowed:
+            self._grants.refuse(
+                cleared.ctx,
+                Refused(
+                    f"purpose {purpose.id} hears only the redacted rendition (personal data "
+                    "muted): ask for rendition redacted",
+                    "rendition",
+                ),
+                object_type="recording",
+                object_id=cleared.recording.id,
+                grant_id=cleared.grant.id,
+            )
 
     # -- acts -------------------------------------------------------------------------------
     def play(

@@ -38,6 +38,7 @@ from callvault.context import RequestContext
 from callvault.db import transaction
 from callvault.errors import BadInput, Conflict
 from callvault.jobs.interfaces import JobQueue
+from callvault.jobs.speech_tasks import TRANSCRIBE, transcribe_key
 from callvault.jobs.tasks import VERIFY, verify_key
 from callvault.locks import file_lock
 from callvault.media.decode import probe
@@ -398,6 +399,14 @@ class IngestService:
                 key=verify_key(recording.id),
                 payload={"recording_id": recording.id},
                 queue="media",
+            )
+            # Transcribe, find and mute personal data and card data (speech/service.py).
+            self._jobs.enqueue(
+                conn,
+                TRANSCRIBE,
+                key=transcribe_key(recording.id),
+                payload={"recording_id": recording.id},
+                queue="speech",
             )
 
     def _decision_row(

@@ -27,7 +27,8 @@ from callvault.cli.output import emit, json_option
     type=click.Choice(RENDITIONS),
     default="original",
     show_default=True,
-    help="The audio as recorded, or with personal data muted (once redaction exists).",
+    help="The audio as stored, or with the personal data found muted (some purposes may "
+    "hear only the redacted one).",
 )
 @as_option
 @json_option

@@ -13,8 +13,10 @@ from typing import TYPE_CHECKING, Any
 # Tasks kept in their own modules register on import, like those below.
 import callvault.jobs.hold_tasks
 import callvault.jobs.oversight_tasks
-import callvault.jobs.retention_tasks  # noqa: F401
+import callvault.jobs.retention_tasks
+import callvault.jobs.speech_tasks  # noqa: F401
 from callvault.access.actions import require
+from callvault.catalog.model import Recording
 from callvault.errors import BadInput, IntegrityFailure, NotFound
 from callvault.jobs.registry import JobContext, task
 from callvault.media.decode import open_audio
@@ -76,6 +78,18 @@ def _decode_stored(services: Services, recording_id: str, blob_name: str) -> flo
         chunks.close()
 
 
+def _decode_current(services: Services, recording: Recording) -> float:
+    """Decode the recording's audio; if the speech job replaced it meanwhile (card data
+    muted in a payment line's original, under a new key), decode the replacement."""
+    try:
+        return _decode_stored(services, recording.id, recording.blob_name)
+    except (IntegrityFailure, NotFound):
+        now = services.catalog.get(recording.id)
+        if now.blob_name == recording.blob_name:
+            raise
+        return _decode_stored(services, recording.id, now.blob_name)
+
+
 @task(VERIFY, queue="media")
 def verify_recording(services: Services, ctx: JobContext, payload: dict[str, Any]) -> None:
     """Check one stored recording decrypts and decodes; audit the result. Idempotent."""
@@ -86,7 +100,7 @@ def verify_recording(services: Services, ctx: JobContext, payload: dict[str, Any
     except NotFound:
         return  # purged since it was queued: nothing left to verify
     try:
-        decoded_s = _decode_stored(services, recording_id, recording.blob_name)
+        decoded_s = _decode_current(services, recording)
         if decoded_s < recording.duration_s - _SHORTFALL_S:
             raise BadInput(
                 f"the stored audio breaks off at {decoded_s:.2f} s of {recording.duration_s:.2f} s",

@@ -19,6 +19,7 @@ from callvault.locks import file_lock, file_lock_if_free, live_lock_beside
 from callvault.policy.loader import load_policy
 from callvault.retention.purge import blobs_being_purged
 from callvault.secretfile import replace_private
+from callvault.speech.weights import model_files
 from callvault.vault.interfaces import BlobLocked
 from callvault.vault.keys import LocalKeyFile
 
@@ -109,14 +110,16 @@ class CheckResult:
 
 
 def check_home(services: Services, *, repair: bool) -> CheckResult:
-    """Validate settings, policy, keys, schema, audit chain, erasure ledger and blob/catalogue
-    consistency."""
+    """Validate settings, policy, keys, speech model, schema, audit chain, erasure ledger and
+    blob/catalogue consistency."""
     problems: list[str] = []
     repaired: list[str] = []
     for label, probe in (
         ("policy", lambda: services.policy),
         ("key file", services.keys.active_key_id),
         ("audit signing key", lambda: services.audit),
+        # The weights' hashes (or a model folder's files), without loading the model.
+        ("speech model", lambda: model_files(services.settings.speech_model_dir)),
     ):
         try:
             probe()

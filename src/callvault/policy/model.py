@@ -109,6 +109,9 @@ class Purpose:
     export_allowed: bool
     case_ref_pattern: str
     description: str
+    # Whether a grant for this purpose may hear the original audio and read the original
+    # transcript; false: only the redacted rendition (personal data muted).
+    original_allowed: bool = True
 
 
 @dataclass(frozen=True, slots=True)

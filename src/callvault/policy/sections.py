@@ -56,6 +56,7 @@ PURPOSE_KEYS = frozenset(
         "second_approval",
         "max_grant_hours",
         "export_allowed",
+        "original_allowed",
         "case_ref_pattern",
         "description",
     }
@@ -337,6 +338,7 @@ def read_purpose(item: object, path: str, roles: tuple[Role, ...]) -> Purpose:
         second_approval=flag(data, "second_approval", path, default=False),
         max_grant_hours=hours,
         export_allowed=flag(data, "export_allowed", path, default=False),
+        original_allowed=flag(data, "original_allowed", path, default=True),
         case_ref_pattern=_pattern(data, path),
         description=str(data.get("description") or "").strip(),
     )

@@ -52,6 +52,7 @@ from callvault.retention.ledger import Erasure, ErasureLedger
 from callvault.retention.periods import apply_policy_periods
 from callvault.retention.runs import RunCounts, beat, fail_run, finish_run, start_run
 from callvault.retention.store import disposals
+from callvault.speech.store import redactions, review_flags
 from callvault.vault.service import Vault
 
 # Recordings per batch: one ledger fsync, two commits and one flush per blob folder each.
@@ -264,6 +265,8 @@ class RetentionService:
         with transaction(self._engine) as conn:
             segments = delete_segments_of(conn, ids)
             conn.execute(delete(renditions).where(renditions.c.recording_id.in_(ids)))
+            conn.execute(delete(redactions).where(redactions.c.recording_id.in_(ids)))
+            conn.execute(delete(review_flags).where(review_flags.c.recording_id.in_(ids)))
             conn.execute(
                 update(recordings)
                 .where(recordings.c.id.in_(ids))

@@ -29,6 +29,7 @@ from callvault.web.routes import (
     playback,
     recordings,
     session,
+    speech,
     users,
 )
 
@@ -50,7 +51,7 @@ def create_app(services: Services, recorder: RecorderThread | None = None) -> Fa
         return JSONResponse(exc.as_dict(), status_code=exc.http_status, headers=headers)
 
     routers = (operations, ingest, grants, recordings, users, audit, session, oidc, oversight)
-    for module in (*routers, playback, disclosures, holds, calls):
+    for module in (*routers, playback, speech, disclosures, holds, calls):
         app.include_router(module.router)
     # The public notices and the compliance reports (docs/notice.md, docs/retention.md).
     for module in (notice, compliance):
