@@ -475,3 +475,35 @@ def test_a_number_with_digits_heard_as_words_is_one_digit_run(finder: PersonalDa
     text = redacted_text(segments, findings)
     for heard in ("import", "either", "food", "One", "six", "zero", "two"):
         assert heard not in text, text
+
+
+@pytest.mark.parametrize(
+    ("line", "kind", "item"),
+    [
+        # The house number garbled ("twenty three" heard as "the free"): the street remains.
+        ("and the free Greyhound Road, please.", "ADDRESS", "Greyhound Road,"),
+        # "When were you born?" garbled away; March 1941 is still nobody's bin day.
+        ("It's March, nineteen forty one.", "DATE_OF_BIRTH", "March, nineteen forty one."),
+        # spaCy's small model saw no person; a common surname, capitalised mid-sentence.
+        ("yes I'm in Murphy, that's right", "NAME", "Murphy,"),
+    ],
+)
+def test_what_survives_a_garbled_cue(
+    finder: PersonalDataFinder, line: str, kind: str, item: str
+) -> None:
+    segments = transcript(("caller", line))
+    found = [(f.kind, said(segments, f)) for f in finder.find(segments)]
+    assert (kind, item) in found, found
+
+
+def test_recent_dates_without_a_birth_cue_are_left(finder: PersonalDataFinder) -> None:
+    segments = transcript(("caller", "It was missed on the third of March, twenty twenty six."))
+    assert of_kind(finder.find(segments), "DATE_OF_BIRTH") == []
+
+
+def test_double_you_with_the_district_glued_on_is_w(finder: PersonalDataFinder) -> None:
+    # "W fourteen, oh E H" as Whisper wrote it: "double U14, oh EH".
+    segments = transcript(("caller", "It's double U14, oh EH."))
+    assert [(f.kind, said(segments, f)) for f in finder.find(segments)] == [
+        ("POSTCODE", "double U14, oh EH.")
+    ]

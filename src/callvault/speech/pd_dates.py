@@ -115,8 +115,27 @@ def birth_date_hits(stream: SpeakerStream, conversation: Conversation) -> list[H
             continue
         if _has_birth_cue(stream, conversation, i, end - 1):
             hits.append(Hit("DATE_OF_BIRTH", "uk:date-of-birth", 0.85, i, end - 1))
+        elif _birth_year(tokens.words[i:end]):
+            # The cue is often what the recogniser garbled ("when were you born" heard as
+            # "but when did that come on"); a date in a year nobody calls about is a birth.
+            hits.append(Hit("DATE_OF_BIRTH", "uk:dated-birth-year", 0.5, i, end - 1))
         i = end
     return hits
+
+
+# Years a date in a council call names only as someone's birth: before these, a call is
+# about a person's age, not a bin collection or a parking ticket.
+_BIRTH_YEARS = range(1900, 2011)
+
+
+def _birth_year(words: list[str]) -> bool:
+    """Whether the date's last words say a year in ``_BIRTH_YEARS``."""
+    for length in range(min(_MAX_YEAR_WORDS, len(words)), 0, -1):
+        tail = words[-length:]
+        digits = tail[0] if length == 1 and tail[0].isdigit() else spoken_number(tail)
+        if digits is not None and len(digits) == 4:
+            return int(digits) in _BIRTH_YEARS
+    return False
 
 
 def _has_birth_cue(

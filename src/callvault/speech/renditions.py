@@ -25,6 +25,11 @@ _SUFFIX = {
 }
 
 
+# Whisper's word edges are off by up to a few hundred milliseconds on telephone audio (worst on
+# a segment's first word): muting a little more than the words keeps their edges from leaking.
+PAD_S = 0.3
+
+
 def blob_name(recording_id: str, kind: str, generation: int = 1) -> str:
     """Where rendition ``kind`` of a recording is stored. The original's replacement (card
     data muted) gets a new name, ``generation``, because blob names are never reused."""
@@ -39,7 +44,7 @@ def muted(
     """``pcm`` with every finding muted on every channel: what one party says can be heard
     on the other's channel (echo, a headset), and an advisor often reads a number back."""
     spans = [Span(None, f.start_s, f.end_s) for f in findings]
-    out, _applied = mute_spans(pcm, sample_rate, spans, mode=mode)
+    out, _applied = mute_spans(pcm, sample_rate, spans, mode=mode, pad_s=PAD_S)
     return out
 
 

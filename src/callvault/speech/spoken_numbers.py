@@ -128,9 +128,12 @@ def _written_atom(index: int, word: str, ends_group: bool) -> Atom:
 
 
 def _is_double_you(lowers: Sequence[str], index: int) -> bool:
-    """ "double you" is how a caller spells W."""
+    """ "double you" is how a caller spells W (Whisper may glue the digits on: "U14")."""
     following = lowers[index + 1] if index + 1 < len(lowers) else ""
-    return lowers[index] == "double" and following in {"you", "u"}
+    return lowers[index] == "double" and bool(_YOU.fullmatch(following))
+
+
+_YOU = re.compile(r"you|u(?P<rest>\d{1,2}[a-z]?)?")
 
 
 def atomise(words: Sequence[str]) -> list[Atom]:
@@ -145,7 +148,13 @@ def atomise(words: Sequence[str]) -> list[Atom]:
             atoms.append(Atom(index, AtomKind.CHARS, "W"))
             continue
         if index > 0 and _is_double_you(lowers, index - 1):
-            atoms.append(Atom(index, AtomKind.FILLER))
+            glued = _YOU.fullmatch(lowers[index])
+            rest = glued["rest"] if glued else None
+            atoms.append(
+                Atom(index, AtomKind.CHARS, rest.upper(), ends_group)
+                if rest
+                else Atom(index, AtomKind.FILLER)
+            )
             continue
         parts = lowers[index].split("-")
         numbered = [_number_atom(index, part, ends_group) for part in parts]

@@ -134,6 +134,84 @@ _NOT_NAMES = (
     r"|that|this|so|yes|yeah|no|um|uh|er|erm|sorry|okay|ok|well|actually|really|still"
     r"|spelled|spelt|written|wrong|missing|down|correct|right|under|there|also)"
 )
+# The commonest surnames in England, Wales, Scotland and Ireland (ONS and CSO name counts),
+# less those that are ordinary words a call says capitalised (Green, White, Hill, King...).
+_COMMON_SURNAMES = "|".join(
+    (
+        "Smith",
+        "Jones",
+        "Williams",
+        "Taylor",
+        "Brown",
+        "Davies",
+        "Evans",
+        "Wilson",
+        "Thomas",
+        "Johnson",
+        "Roberts",
+        "Robinson",
+        "Thompson",
+        "Wright",
+        "Walker",
+        "Edwards",
+        "Hughes",
+        "Lewis",
+        "Jackson",
+        "Harris",
+        "Clarke",
+        "Clark",
+        "Patel",
+        "Khan",
+        "Ali",
+        "Ahmed",
+        "Hussain",
+        "Begum",
+        "Singh",
+        "Kaur",
+        "Murphy",
+        "Kelly",
+        "Sullivan",
+        "O'Sullivan",
+        "Walsh",
+        "Byrne",
+        "Ryan",
+        "O'Brien",
+        "Doyle",
+        "McCarthy",
+        "O'Connor",
+        "Campbell",
+        "Stewart",
+        "Anderson",
+        "Scott",
+        "Morrison",
+        "MacDonald",
+        "McDonald",
+        "Reid",
+        "Murray",
+        "Cooper",
+        "Morgan",
+        "Phillips",
+        "Mitchell",
+        "Lee",
+        "Harrison",
+        "Martin",
+        "Allen",
+        "Shaw",
+        "Parker",
+        "Collins",
+        "Bennett",
+        "Cook",
+        "Watson",
+        "Mensah",
+        "Adeyemi",
+        "Nowak",
+        "Kowalski",
+        "Shah",
+        "Nguyen",
+        "Chen",
+        "Wang",
+    )
+)
 # Whisper writes O'Brien with a straight or a curly apostrophe.
 _CAPITALISED = r"[A-Z][a-zA-Z'’-]+"  # noqa: RUF001
 _ANY_NAME_WORD = rf"(?!(?i:{_NOT_NAMES})\b)[A-Za-z][a-zA-Z'’-]+"  # noqa: RUF001
@@ -157,6 +235,9 @@ _NAME_PATTERNS = [
         rf"(?i:\b(?:mister|missus|misses|doctor))\s+(?P<item>{_ANY_NAME_WORD}"
         rf"(?:\s+{_CAPITALISED})?)"
     ),
+    # A common surname as Whisper writes it, capitalised mid-sentence, where spaCy's small
+    # model saw no person ("I'm in Murphy" for "Eileen Murphy").
+    re.compile(rf"(?<=[a-z,] )(?P<item>(?:{_CAPITALISED}\s+)?(?:{_COMMON_SURNAMES}))\b"),
     # "Am I speaking to Mr Smith?" is covered above; "speaking to John" is a name.
     re.compile(rf"(?i:\bspeaking (?:to|with))\s+(?P<item>{_CAPITALISED}(?:\s+{_CAPITALISED})?)"),
 ]
@@ -180,6 +261,7 @@ _NOT_STREET_NAMES = (
 )
 _STREET_NAME_WORD = rf"(?!{_NOT_STREET_NAMES}\b)[a-z][a-z'’.-]*"  # noqa: RUF001
 _STREET = rf"(?:{_STREET_NAME_WORD}[,]?\s+){{1,3}}(?:{_STREET_WORDS})\b\.?"
+_TITLE_STREET_WORDS = "|".join(w.capitalize() for w in _STREET_WORDS.split("|") if len(w) > 3)
 _FLAT = rf"(?:flat|apartment|apt|unit|maisonette|room)\s+{_HOUSE_NUMBER}"
 _ADDRESS_PATTERNS = [
     # "flat 4, 12 Fulham Palace Road", "twelve Fulham Palace Road, Dawes Estate"
@@ -193,6 +275,10 @@ _ADDRESS_PATTERNS = [
     re.compile(
         rf"(?i)\b(?:live (?:on|at|in)|address is|moved to|living (?:on|at))\s+(?P<item>{_STREET})"
     ),
+    # "Greyhound Road" as Whisper writes a street name, capitalised, even where the house
+    # number before it was garbled ("twenty three Greyhound Road" heard as "the free
+    # Greyhound Road"): a street is where someone lives.
+    re.compile(rf"\b(?P<item>(?:[A-Z][a-z'’-]+[,]?\s+){{1,3}}(?:{_TITLE_STREET_WORDS})\b)"),  # noqa: RUF001
 ]
 
 # --- spoken email ------------------------------------------------------------------------
