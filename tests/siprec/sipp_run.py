@@ -136,10 +136,12 @@ def recorder(cli_env: dict[str, str]) -> Iterator[Recorder]:
     )
     running = Recorder(port)
     try:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 30
         while not answers_options(port):
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError("callvault siprec did not answer OPTIONS")
+                # Say why: an exit (port taken, bad settings) or a start slower than the limit.
+                state = f"exited {proc.returncode}" if proc.poll() is not None else "still starting"
+                raise AssertionError(f"callvault siprec did not answer OPTIONS ({state})")
         yield running
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -25,6 +25,7 @@ from callvault.bootstrap import Services
 from callvault.catalog.search import RecordingQuery
 from callvault.context import RequestContext
 from callvault.errors import NotFound, Refused
+from callvault.maintenance.service import check_home
 from callvault.media.decode import decode_to_pcm
 from callvault.media.tones import find_dtmf
 from callvault.speech.store import redactions, review_flags
@@ -76,6 +77,10 @@ def test_card_number_on_payment_line_is_muted_in_the_stored_original(
     after = services.catalog.get(rec_id)
     assert after.blob_name != before.blob_name
     assert services.catalog.wrapped_key(rec_id) != old_key  # the old audio is crypto-shredded
+    # Deleted, or (under Object Lock, the scale leg) kept unreadable and catalogued for purge.
+    superseded = rendition_names(services, rec_id).get("superseded")
+    assert superseded == before.blob_name or not services.vault.exists(before.blob_name)
+    assert check_home(services, repair=False).ok
     # What is at rest no longer says the card number: transcribe the stored original again.
     pcm, rate = stored_audio(services, rec_id)
     heard = services.speech.analyser().transcriber.transcribe(pcm, rate, ("caller", "agent"))

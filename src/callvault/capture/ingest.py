@@ -392,22 +392,14 @@ class IngestService:
                     **(extra or {}),
                 },
             )
-            # Proves the stored copy decrypts and plays; commits with the recording or not at all.
-            self._jobs.enqueue(
-                conn,
-                VERIFY,
-                key=verify_key(recording.id),
-                payload={"recording_id": recording.id},
-                queue="media",
-            )
-            # Transcribe, find and mute personal data and card data (speech/service.py).
-            self._jobs.enqueue(
-                conn,
-                TRANSCRIBE,
-                key=transcribe_key(recording.id),
-                payload={"recording_id": recording.id},
-                queue="speech",
-            )
+            # Commit with the recording or not at all: verify proves the stored copy decrypts
+            # and plays; transcribe finds and mutes personal and card data (speech/service.py).
+            for task, key, queue in (
+                (VERIFY, verify_key(recording.id), "media"),
+                (TRANSCRIBE, transcribe_key(recording.id), "speech"),
+            ):
+                payload = {"recording_id": recording.id}
+                self._jobs.enqueue(conn, task, key=key, payload=payload, queue=queue)
 
     def _decision_row(
         self, ctx: RequestContext, meta: CallMeta, decision: Decision

@@ -15,6 +15,10 @@ from callvault.catalog.store import call_decisions, data_keys, recordings, rendi
 from callvault.errors import NotFound
 from callvault.vault.interfaces import WrappedKey, validate_blob_name
 
+# A rendition row naming audio that was replaced (speech/service.py): kept only so the purge
+# deletes the bytes Object Lock would not let go of at the time.
+SUPERSEDED = "superseded"
+
 
 class Catalog:
     def __init__(self, engine: Engine) -> None:
@@ -83,14 +87,20 @@ class Catalog:
 
     def blob_names(self) -> set[str]:
         """Every blob the catalogue needs: live recordings' and their renditions' (a purged
-        recording's are gone, or being deleted by the purge: ``disposals``)."""
+        recording's are gone, or being deleted by the purge: ``disposals``). Superseded
+        audio (``SUPERSEDED``: replaced, its key destroyed, hidden but kept by Object Lock
+        until the purge deletes it) is not needed, so not listed."""
         with self._engine.connect() as conn:
             names = set(
                 conn.execute(
                     select(recordings.c.blob_name).where(recordings.c.purged_at.is_(None))
                 ).scalars()
             )
-            names.update(conn.execute(select(renditions.c.blob_name)).scalars())
+            names.update(
+                conn.execute(
+                    select(renditions.c.blob_name).where(renditions.c.kind != SUPERSEDED)
+                ).scalars()
+            )
         return names
 
     def count(self) -> int:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import getpass
+from collections.abc import Callable
 from typing import Any
 
 import click
 
 from callvault.access.grants import Grant, GrantService
+from callvault.access.playback import RENDITIONS
 from callvault.bootstrap import Services, build
 from callvault.cli.output import emit, json_option, operator_context
 from callvault.context import RequestContext
@@ -116,3 +118,15 @@ def revoke_command(grant_id: str, reason: str, as_user: str, as_json: bool) -> N
 
 
 COMMANDS = [access_group]
+
+
+def rendition_option(what: str) -> Callable[[Any], Any]:
+    """``--rendition original|redacted`` for a command that gives out ``what``."""
+    return click.option(
+        "--rendition",
+        type=click.Choice(RENDITIONS),
+        default="original",
+        show_default=True,
+        help=f"{what} as stored, or with the personal data found muted or replaced (some "
+        "purposes may have only the redacted one).",
+    )

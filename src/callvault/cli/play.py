@@ -6,9 +6,8 @@ from pathlib import Path
 
 import click
 
-from callvault.access.playback import RENDITIONS
 from callvault.bootstrap import build
-from callvault.cli.access import acting_as, as_option
+from callvault.cli.access import acting_as, as_option, rendition_option
 from callvault.cli.output import emit, json_option
 
 
@@ -22,14 +21,7 @@ from callvault.cli.output import emit, json_option
     type=click.Path(path_type=Path),
     help="A new file for the audio (Ogg Opus, mode 0600).",
 )
-@click.option(
-    "--rendition",
-    type=click.Choice(RENDITIONS),
-    default="original",
-    show_default=True,
-    help="The audio as stored, or with the personal data found muted (some purposes may "
-    "hear only the redacted one).",
-)
+@rendition_option("The audio")
 @as_option
 @json_option
 def play_command(

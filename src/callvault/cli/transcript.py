@@ -4,23 +4,15 @@ from __future__ import annotations
 
 import click
 
-from callvault.access.playback import RENDITIONS
 from callvault.bootstrap import build
-from callvault.cli.access import acting_as, as_option
+from callvault.cli.access import acting_as, as_option, rendition_option
 from callvault.cli.output import emit, json_option
 
 
 @click.command("transcript")
 @click.argument("recording_id")
 @click.option("--grant", "grant_id", required=True, help="An approved grant for this recording.")
-@click.option(
-    "--rendition",
-    type=click.Choice(RENDITIONS),
-    default="original",
-    show_default=True,
-    help="The words as said (card data always replaced), or with personal data replaced "
-    "by [NAME], [POSTCODE]...; some purposes may read only the redacted one.",
-)
+@rendition_option("The words (card data always replaced)")
 @as_option
 @json_option
 def transcript_command(

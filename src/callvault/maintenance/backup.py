@@ -33,6 +33,7 @@ from sqlalchemy.pool import NullPool
 
 from callvault import __version__
 from callvault.bootstrap import Services
+from callvault.catalog.service import SUPERSEDED
 from callvault.catalog.store import data_keys, recordings, renditions
 from callvault.config import SETTINGS_FILE, Settings
 from callvault.context import RequestContext
@@ -223,7 +224,8 @@ def _read_snapshot(copy: Path) -> _Snapshot:
             for row in conn.execute(
                 select(renditions.c.blob_name, renditions.c.recording_id)
                 .join(recordings, recordings.c.id == renditions.c.recording_id)
-                .where(readable)
+                # Superseded audio is unreadable (its key destroyed) and hidden: nothing to save.
+                .where(readable, renditions.c.kind != SUPERSEDED)
             ):
                 blobs[str(row.blob_name)] = str(row.recording_id)
             kek_ids = tuple(

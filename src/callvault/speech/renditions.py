@@ -9,6 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from callvault.access.playback import REDACTED_KIND
+from callvault.catalog.service import SUPERSEDED as CATALOGUED_SUPERSEDED
 from callvault.media.live_encode import LiveOpusEncoder
 from callvault.media.mute import Span, mute_spans
 from callvault.speech.model import Finding
@@ -18,6 +19,8 @@ TRANSCRIPT, TRANSCRIPT_REDACTED = "transcript", "transcript_redacted"
 REDACTED_AUDIO = REDACTED_KIND  # the player serves it as rendition "redacted"
 # A new original with card data muted (it replaces the recording's audio, under a new key).
 ORIGINAL = "original"
+# The audio it replaced, where Object Lock keeps its (now unreadable) bytes until the purge.
+SUPERSEDED = CATALOGUED_SUPERSEDED
 _SUFFIX = {
     TRANSCRIPT: "transcript.json",
     TRANSCRIPT_REDACTED: "transcript-redacted.json",

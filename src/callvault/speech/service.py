@@ -44,6 +44,7 @@ from callvault.speech.model import Finding, Transcript
 from callvault.speech.renditions import (
     ORIGINAL,
     REDACTED_AUDIO,
+    SUPERSEDED,
     TRANSCRIPT,
     TRANSCRIPT_REDACTED,
     blob_name,
@@ -117,10 +118,20 @@ class SpeechService:
             replaced_key = new_key if analysis.in_original else None
             summary = self._commit(ctx, rec, analysis, replaced_key, written, seconds)
         if analysis.in_original:
-            with contextlib.suppress(BlobLocked, NotFound):
-                # Its key is destroyed already; Object Lock may keep the bytes until then.
-                self._vault.delete(rec.blob_name)
+            self._drop_superseded(rec)
         return summary
+
+    def _drop_superseded(self, rec: Recording) -> None:
+        """Delete the audio the muted original replaced. Its key is destroyed already; where
+        Object Lock keeps the bytes until the retention date, they stay catalogued as
+        ``superseded`` (unreadable) so that the purge deletes them and ``check`` knows them."""
+        try:
+            self._vault.delete(rec.blob_name)
+        except NotFound:
+            return
+        except BlobLocked:
+            with transaction(self._engine) as conn:
+                self._catalog.add_rendition(conn, rec.id, SUPERSEDED, rec.blob_name)
 
     def _has(self, recording_id: str, kind: str) -> bool:
         with self._engine.connect() as conn:
