@@ -507,3 +507,20 @@ def test_double_you_with_the_district_glued_on_is_w(finder: PersonalDataFinder) 
     assert [(f.kind, said(segments, f)) for f in finder.find(segments)] == [
         ("POSTCODE", "double U14, oh EH.")
     ]
+
+
+@pytest.mark.parametrize(
+    ("line", "kind", "item"),
+    [
+        # "flat fifteen, Charecroft Way, W14 0EH" as Whisper heard it from the stored Opus.
+        ("slack 15, carecroftway, and that's it", "ADDRESS", "15, carecroftway,"),
+        ("It's double U14, mirror EH thanks.", "POSTCODE", "double U14, mirror EH"),
+        ("It's SW6, the rest I forget.", "POSTCODE", "SW6, the rest"),
+    ],
+)
+def test_what_survives_a_garbled_postcode_or_street(
+    finder: PersonalDataFinder, line: str, kind: str, item: str
+) -> None:
+    segments = transcript(("caller", line))
+    found = [(f.kind, said(segments, f)) for f in finder.find(segments)]
+    assert (kind, item) in found, found

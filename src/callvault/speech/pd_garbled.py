@@ -9,6 +9,9 @@ digit words; these rules need only a hint:
   words just before the first of them (the garbled start of the number), are CARD. A card
   number lost to garbling must still never be kept (PCI DSS 3.3.1.2, 3.5.1), so this errs
   towards muting: a phone number given right after a card was mentioned is muted as card data.
+- **Postcode districts.** A London outward code as Whisper writes it ("W14", "SW6", "double
+  U14") is a postcode even when the rest was garbled ("W14, mirror EH" for "W14 0EH"): it and
+  the two words after it are POSTCODE.
 - **Digit stretches.** Six or more digits across nearby words, counting the digits inside
   mixed tokens such as "I-2-I-1234" and bridging a word or two heard in place of a digit, are
   DIGITS (the general safety net); a stretch of eight or more takes in the words around it.
@@ -160,3 +163,32 @@ def _widen(stream: SpeakerStream, position: int, step: int, words: int, named: s
 
 def _start(word: StreamWord) -> float:
     return word.word.start_s
+
+
+# An outward code as one written token: one or two capitals, one or two digits, maybe a letter.
+_OUTWARD = re.compile(r"[A-Z]{1,2}\d{1,2}[A-Z]?")
+# "double U14": Whisper glues the district's digits to the spelled W.
+_DOUBLE_U = re.compile(r"[Uu]\d{1,2}[A-Za-z]?")
+INWARD_WORDS = 2
+
+
+def outward_code_hits(stream: SpeakerStream, named: set[int]) -> list[Hit]:
+    """POSTCODE over an outward code no other detector named, and the words just after it
+    (the inward code, however it was heard)."""
+    hits = []
+    for i, word in enumerate(stream.words):
+        if i in named:
+            continue
+        text = clean(word.word.text)
+        first = i
+        if (
+            _DOUBLE_U.fullmatch(text)
+            and i > 0
+            and clean(stream.words[i - 1].word.text).lower() == "double"
+        ):
+            first = i - 1
+        elif not _OUTWARD.fullmatch(text):
+            continue
+        last = _widen(stream, i, +1, INWARD_WORDS, named)
+        hits.append(Hit("POSTCODE", "postcode-district", 0.5, first, last))
+    return hits

@@ -24,7 +24,12 @@ from presidio_analyzer import AnalyzerEngine, RecognizerResult
 
 from callvault.speech.model import Finding, Segment
 from callvault.speech.pd_dates import birth_date_hits
-from callvault.speech.pd_garbled import card_context_hits, card_cue_times, digit_stretch_hits
+from callvault.speech.pd_garbled import (
+    card_context_hits,
+    card_cue_times,
+    digit_stretch_hits,
+    outward_code_hits,
+)
 from callvault.speech.pd_merge import merge_hits
 from callvault.speech.pd_spelled import SpelledFinder
 from callvault.speech.pd_stream import Conversation, Hit, SpeakerStream
@@ -63,7 +68,7 @@ class PersonalDataFinder:
             paid = {i for h in hits if h.kind in _PAYMENT for i in range(h.first, h.last + 1)}
             hits += card_context_hits(stream, cues, paid)
             named = {i for h in hits if h.kind != "DIGITS" for i in range(h.first, h.last + 1)}
-            hits += digit_stretch_hits(stream, named)
+            hits += [*outward_code_hits(stream, named), *digit_stretch_hits(stream, named)]
             findings.extend(merge_hits(stream, hits))
         return sorted(findings, key=lambda f: (f.segment, f.first_word))
 

@@ -262,6 +262,7 @@ _NOT_STREET_NAMES = (
 _STREET_NAME_WORD = rf"(?!{_NOT_STREET_NAMES}\b)[a-z][a-z'’.-]*"  # noqa: RUF001
 _STREET = rf"(?:{_STREET_NAME_WORD}[,]?\s+){{1,3}}(?:{_STREET_WORDS})\b\.?"
 _TITLE_STREET_WORDS = "|".join(w.capitalize() for w in _STREET_WORDS.split("|") if len(w) > 3)
+_GLUED_STREET_WORDS = "|".join(w for w in _STREET_WORDS.split("|") if len(w) >= 3)
 _FLAT = rf"(?:flat|apartment|apt|unit|maisonette|room)\s+{_HOUSE_NUMBER}"
 _ADDRESS_PATTERNS = [
     # "flat 4, 12 Fulham Palace Road", "twelve Fulham Palace Road, Dawes Estate"
@@ -275,6 +276,8 @@ _ADDRESS_PATTERNS = [
     re.compile(
         rf"(?i)\b(?:live (?:on|at|in)|address is|moved to|living (?:on|at))\s+(?P<item>{_STREET})"
     ),
+    # "15, carecroftway": the street word glued to the name, as Whisper sometimes writes it.
+    re.compile(rf"(?i)\b(?P<item>{_HOUSE_NUMBER}[,.]?\s+[a-z]{{3,}}(?:{_GLUED_STREET_WORDS}))\b"),
     # "Greyhound Road" as Whisper writes a street name, capitalised, even where the house
     # number before it was garbled ("twenty three Greyhound Road" heard as "the free
     # Greyhound Road"): a street is where someone lives.
