@@ -73,6 +73,8 @@ def test_whole_recording_equals_play_byte_for_byte(audio: Audio) -> None:
     assert response.headers["accept-ranges"] == "bytes"
     assert response.headers["content-length"] == str(len(data))
     assert "content-range" not in response.headers
+    # The security headers reach a streamed response too (web/headers.py is pure ASGI).
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
     [entry] = entries(services, before)
     assert entry["action"] == "recording.played" and entry["object_id"] == rec_id
     whole = f"bytes 0-{len(data) - 1}/{len(data)}"

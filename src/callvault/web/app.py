@@ -13,6 +13,7 @@ from callvault import __version__
 from callvault.bootstrap import Services
 from callvault.capture.siprec.server import RecorderThread
 from callvault.errors import CallvaultError
+from callvault.web.headers import SecurityHeaders
 from callvault.web.metrics import IngestCounter
 from callvault.web.routes import (
     audit,
@@ -41,6 +42,8 @@ def create_app(services: Services, recorder: RecorderThread | None = None) -> Fa
     app.state.services = services
     app.state.recorder = recorder
     app.state.ingests = IngestCounter()
+    # Outermost, so every response gets them, errors and refusals included.
+    app.add_middleware(SecurityHeaders)
 
     @app.exception_handler(CallvaultError)
     async def _callvault_error(_request: Request, exc: CallvaultError) -> JSONResponse:
