@@ -226,7 +226,7 @@ def run_pipeline(
         t0 = time.perf_counter()
         services.speech.process(worker, rid)
         pipeline_s += time.perf_counter() - t0
-        redacted_blob = services.speech.rendition_blob(rid, REDACTED_AUDIO)
+        redacted_blob = services.catalog.rendition(rid, REDACTED_AUDIO)
         assert redacted_blob is not None
         pcm, rate = stored(services, rid, redacted_blob)
         after = transcriber.transcribe(pcm, rate, SPEAKERS)

@@ -17,6 +17,7 @@ from callvault.bootstrap import Services
 from callvault.capture.ingest import AudioInput
 from callvault.context import RequestContext, system_context
 from callvault.media.decode import decode_to_pcm
+from callvault.media.tones import COLUMN_HZ, KEYPAD, ROW_HZ
 from speech_corpus import CorpusCall, tools_missing
 
 PEOPLE = {"cora": "complaints_officer", "tess": "team_leader", "mina": "authorised_manager"}
@@ -77,16 +78,6 @@ def wave_file(path: Path) -> AbstractContextManager[wave.Wave_write]:
     return wave.open(str(path), "wb")
 
 
-def folder(tmp_path: Path, name: str) -> Path:
-    path = tmp_path / name
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-DTMF_ROWS, DTMF_COLUMNS = (697, 770, 852, 941), (1209, 1336, 1477, 1633)
-KEYS = ("123A", "456B", "789C", "*0#D")
-
-
 def with_key_presses(clip: CorpusCall, digits: str, *, at_s: float) -> CorpusCall:
     """``clip`` with ``digits`` keyed on the caller's channel from ``at_s`` (70 ms tones,
     70 ms apart, at -10 dBFS per tone, as a PBX records a caller keying a card number)."""
@@ -96,9 +87,9 @@ def with_key_presses(clip: CorpusCall, digits: str, *, at_s: float) -> CorpusCal
     t = np.arange(tone_n) / rate
     at = round(at_s * rate)
     for key in digits:
-        row = next(r for r, keys in enumerate(KEYS) if key in keys)
-        col = KEYS[row].index(key)
-        wave = np.sin(2 * np.pi * DTMF_ROWS[row] * t) + np.sin(2 * np.pi * DTMF_COLUMNS[col] * t)
+        row = next(r for r, keys in enumerate(KEYPAD) if key in keys)
+        col = KEYPAD[row].index(key)
+        wave = np.sin(2 * np.pi * ROW_HZ[row] * t) + np.sin(2 * np.pi * COLUMN_HZ[col] * t)
         end = at + tone_n
         mixed = pcm[0, at:end].astype(np.float64) + wave * 32767 * 10 ** (-10 / 20)
         pcm[0, at:end] = np.clip(mixed, -32768, 32767).astype(np.int16)

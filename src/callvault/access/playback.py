@@ -33,7 +33,6 @@ from callvault.audit.service import AuditLog
 from callvault.audit.store import audit_log
 from callvault.catalog.model import Recording
 from callvault.catalog.service import Catalog
-from callvault.catalog.store import renditions
 from callvault.context import RequestContext
 from callvault.db import transaction
 from callvault.errors import BadInput, CallvaultError, NotFound, Refused
@@ -143,20 +142,14 @@ class Player:
         self.check_purpose_rendition(cleared, rendition)
         if rendition == "original":
             return cleared.recording.blob_name
-        with self._engine.connect() as conn:
-            name = conn.execute(
-                select(renditions.c.blob_name).where(
-                    renditions.c.recording_id == cleared.recording.id,
-                    renditions.c.kind == REDACTED_KIND,
-                )
-            ).scalar()
+        name = self._catalog.rendition(cleared.recording.id, REDACTED_KIND)
         if name is None:
             raise NotFound(
                 f"recording {cleared.recording.id} has no redacted rendition yet: the speech "
                 "job makes it after the recording is stored (callvault worker --queues speech)",
                 "rendition",
             )
-        return str(name)
+        return name
 
     def check_purpose_rendition(self, cleared: Cleared, rendition: str) -> None:
         """Refuse (audited) the original to a grant whose purpose hears the redacted only."""

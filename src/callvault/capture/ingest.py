@@ -46,7 +46,7 @@ from callvault.media.encode import transcode_to_opus
 from callvault.media.model import AudioInfo, EncodedAudio
 from callvault.policy.model import Decision, Line
 from callvault.policy.service import PolicyService
-from callvault.vault.interfaces import BlobLocked, WrappedKey
+from callvault.vault.interfaces import BlobLocked, WrappedKey, lock_until
 from callvault.vault.service import Vault
 
 _HASH_CHUNK = 1 << 20
@@ -191,7 +191,7 @@ class IngestService:
             LiveStart(ctx, meta, decision, line),
             sample_rate=sample_rate,
             channels=channels,
-            lock_until=retain_until if retain_until > self._clock() else None,
+            lock_until=lock_until(retain_until, self._clock()),
             lock_path=self._lock_path,
             spools=spool_folder(self._settings.home),
         )
@@ -322,11 +322,10 @@ class IngestService:
         data_key = self._vault.new_data_key()
         retain_until = line.retention.add_to(meta.started_at)
         # Object Lock (where the store has it) keeps the blob until the retention date, so not
-        # even someone with storage credentials deletes it early. A date already past (a late
-        # import) gets no lock: the retention purge takes it.
-        lock_until = retain_until if retain_until > self._clock() else None
+        # even someone with storage credentials deletes it early.
+        locked = lock_until(retain_until, self._clock())
         with file_lock(self._lock_path, exclusive=False):
-            with self._vault.writer(blob_name, data_key, retain_until=lock_until) as sink:
+            with self._vault.writer(blob_name, data_key, retain_until=locked) as sink:
                 encoded = transcode_to_opus(audio.source(), sink)
             wrapped = self._vault.wrap_key(data_key, recording_id)
             decided = self._decision_row(ctx, meta, decision)

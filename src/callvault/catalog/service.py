@@ -18,6 +18,8 @@ from callvault.vault.interfaces import WrappedKey, validate_blob_name
 # A rendition row naming audio that was replaced (speech/service.py): kept only so the purge
 # deletes the bytes Object Lock would not let go of at the time.
 SUPERSEDED = "superseded"
+# The renditions whose bytes are needed (backed up, checked): all but superseded audio.
+NEEDED_RENDITION = renditions.c.kind != SUPERSEDED
 
 
 class Catalog:
@@ -97,9 +99,7 @@ class Catalog:
                 ).scalars()
             )
             names.update(
-                conn.execute(
-                    select(renditions.c.blob_name).where(renditions.c.kind != SUPERSEDED)
-                ).scalars()
+                conn.execute(select(renditions.c.blob_name).where(NEEDED_RENDITION)).scalars()
             )
         return names
 
@@ -113,6 +113,16 @@ class Catalog:
                     .where(recordings.c.purged_at.is_(None))
                 ).scalar_one()
             )
+
+    def rendition(self, recording_id: str, kind: str) -> str | None:
+        """The blob of rendition ``kind`` of a recording, if it has one."""
+        with self._engine.connect() as conn:
+            name = conn.execute(
+                select(renditions.c.blob_name).where(
+                    renditions.c.recording_id == recording_id, renditions.c.kind == kind
+                )
+            ).scalar()
+        return None if name is None else str(name)
 
     def add_rendition(self, conn: Connection, recording_id: str, kind: str, blob_name: str) -> None:
         """Record a derived blob of a recording (a redacted or browser rendition), written

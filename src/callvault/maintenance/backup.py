@@ -33,7 +33,7 @@ from sqlalchemy.pool import NullPool
 
 from callvault import __version__
 from callvault.bootstrap import Services
-from callvault.catalog.service import SUPERSEDED
+from callvault.catalog.service import NEEDED_RENDITION
 from callvault.catalog.store import data_keys, recordings, renditions
 from callvault.config import SETTINGS_FILE, Settings
 from callvault.context import RequestContext
@@ -225,7 +225,7 @@ def _read_snapshot(copy: Path) -> _Snapshot:
                 select(renditions.c.blob_name, renditions.c.recording_id)
                 .join(recordings, recordings.c.id == renditions.c.recording_id)
                 # Superseded audio is unreadable (its key destroyed) and hidden: nothing to save.
-                .where(readable, renditions.c.kind != SUPERSEDED)
+                .where(readable, NEEDED_RENDITION)
             ):
                 blobs[str(row.blob_name)] = str(row.recording_id)
             kek_ids = tuple(

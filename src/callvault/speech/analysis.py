@@ -108,9 +108,7 @@ def _conduct_flag(flag: ConductFlag) -> ReviewFlag:
 
 
 def _redacted(transcript: Transcript, findings: Sequence[Finding]) -> Transcript:
-    worded = [f for f in findings if f.segment >= 0]
-    if not worded:
-        return transcript
+    # Findings without words (key tones) change no text: redact_segments passes them by.
     return Transcript(
-        transcript.model, transcript.language, redact_segments(transcript.segments, worded)
+        transcript.model, transcript.language, redact_segments(transcript.segments, findings)
     )

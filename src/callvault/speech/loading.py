@@ -13,7 +13,6 @@ from callvault.speech.analysis import SpeechAnalyser
 from callvault.speech.personal_data import PersonalDataFinder
 from callvault.speech.transcriber import SpeechOptions, load
 
-_analysers: dict[SpeechOptions, SpeechAnalyser] = {}
 _finder: list[PersonalDataFinder] = []
 _lock = threading.Lock()
 
@@ -35,10 +34,6 @@ def shared_finder() -> PersonalDataFinder:
 
 
 def shared_analyser(options: SpeechOptions) -> SpeechAnalyser:
-    """The analyser for ``options``, built on first use in this process."""
-    transcriber = load(options)
-    finder = shared_finder()
-    with _lock:
-        if options not in _analysers:
-            _analysers[options] = SpeechAnalyser(transcriber, finder)
-        return _analysers[options]
+    """The analyser for ``options`` over this process's loaded models (``load`` keeps one
+    Whisper model per options; the analyser itself only holds the two)."""
+    return SpeechAnalyser(load(options), shared_finder())

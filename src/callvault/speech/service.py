@@ -34,7 +34,7 @@ from callvault.catalog.fulltext import Segment as IndexedSegment
 from callvault.catalog.fulltext import index_segments
 from callvault.catalog.model import Recording
 from callvault.catalog.service import Catalog
-from callvault.catalog.store import recordings, renditions
+from callvault.catalog.store import recordings
 from callvault.context import RequestContext
 from callvault.db import transaction
 from callvault.errors import NotFound
@@ -52,7 +52,7 @@ from callvault.speech.renditions import (
     muted,
 )
 from callvault.speech.store import redactions, review_flags
-from callvault.vault.interfaces import BlobLocked
+from callvault.vault.interfaces import BlobLocked, lock_until
 from callvault.vault.service import Vault
 
 if TYPE_CHECKING:
@@ -92,7 +92,7 @@ class SpeechService:
             rec = self._catalog.get(recording_id)
         except NotFound:
             return {"recording_id": recording_id, "status": "purged"}
-        if self._has(recording_id, TRANSCRIPT):
+        if self._catalog.rendition(recording_id, TRANSCRIPT) is not None:
             return {"recording_id": recording_id, "status": "done already"}
         key = self._player.data_key(recording_id)
         pcm, rate = decode_to_pcm(self._vault.read_all(rec.blob_name, key))
@@ -102,10 +102,11 @@ class SpeechService:
             pcm, rate, speakers_of(rec), takes_payments=line.takes_payments
         )
         seconds = time.perf_counter() - started
-        new_key = self._vault.new_data_key() if analysis.in_original else key
+        # Card data heard: everything is written under a new key, the old one destroyed.
+        new_key = self._vault.new_data_key() if analysis.in_original else None
         written: dict[str, str] = {}  # kind -> blob name
         with self._discard_unless_committed(written):
-            if analysis.in_original:
+            if new_key is not None:
                 pcm = muted(pcm, rate, analysis.in_original, self._mode)
                 self._write(rec, ORIGINAL, new_key, encode_opus(pcm, rate), written)
             blobs = {
@@ -114,10 +115,9 @@ class SpeechService:
                 REDACTED_AUDIO: encode_opus(muted(pcm, rate, analysis.findings, self._mode), rate),
             }
             for kind, data in blobs.items():
-                self._write(rec, kind, new_key, data, written)
-            replaced_key = new_key if analysis.in_original else None
-            summary = self._commit(ctx, rec, analysis, replaced_key, written, seconds)
-        if analysis.in_original:
+                self._write(rec, kind, new_key or key, data, written)
+            summary = self._commit(ctx, rec, analysis, new_key, written, seconds)
+        if new_key is not None:
             self._drop_superseded(rec)
         return summary
 
@@ -133,25 +133,13 @@ class SpeechService:
             with transaction(self._engine) as conn:
                 self._catalog.add_rendition(conn, rec.id, SUPERSEDED, rec.blob_name)
 
-    def _has(self, recording_id: str, kind: str) -> bool:
-        with self._engine.connect() as conn:
-            return (
-                conn.execute(
-                    select(renditions.c.blob_name).where(
-                        renditions.c.recording_id == recording_id, renditions.c.kind == kind
-                    )
-                ).first()
-                is not None
-            )
-
     def _write(
         self, rec: Recording, kind: str, key: bytes, data: bytes, written: dict[str, str]
     ) -> None:
         name = blob_name(rec.id, kind, generation=1)
         written[kind] = name
-        retain = datetime.fromisoformat(rec.retain_until)
-        lock = retain if retain > datetime.now(UTC) else None
-        self._vault.write(name, key, data, retain_until=lock)
+        locked = lock_until(datetime.fromisoformat(rec.retain_until), datetime.now(UTC))
+        self._vault.write(name, key, data, retain_until=locked)
 
     @contextmanager
     def _discard_unless_committed(self, written: dict[str, str]) -> Iterator[None]:
@@ -236,7 +224,7 @@ class SpeechService:
         cleared = self._player.clear(ctx, recording_id, grant_id, READ_ACTION)
         self._player.check_purpose_rendition(cleared, rendition)
         kind = TRANSCRIPT if rendition == "original" else TRANSCRIPT_REDACTED
-        name = self.rendition_blob(recording_id, kind)
+        name = self._catalog.rendition(recording_id, kind)
         if name is None:
             raise NotFound(
                 f"recording {recording_id} has no transcript yet: the speech job has not run "
@@ -257,14 +245,6 @@ class SpeechService:
             "model": transcript.model,
             "segments": transcript.public_segments(),
         }
-
-    def rendition_blob(self, recording_id: str, kind: str) -> str | None:
-        with self._engine.connect() as conn:
-            return conn.execute(
-                select(renditions.c.blob_name).where(
-                    renditions.c.recording_id == recording_id, renditions.c.kind == kind
-                )
-            ).scalar()
 
 
 def speakers_of(rec: Recording) -> tuple[str, ...]:

@@ -54,6 +54,12 @@ def validate_blob_name(name: str) -> str:
     return name
 
 
+def lock_until(retain_until: datetime, now: datetime) -> datetime | None:
+    """The Object Lock date for a blob kept until ``retain_until``: that date, or None when it
+    has passed (a late import), since a store refuses a past date and the purge takes it."""
+    return retain_until if retain_until > now else None
+
+
 def validate_retain_until(retain_until: datetime | None) -> datetime | None:
     """Return ``retain_until`` if it is None or a timezone-aware ``datetime`` in the future.
 
