@@ -23,11 +23,13 @@ from sqlalchemy import select
 from callvault.access.searching import search_as
 from callvault.bootstrap import Services
 from callvault.catalog.search import RecordingQuery
+from callvault.cli.output import operator_context
 from callvault.context import RequestContext
-from callvault.errors import NotFound, Refused
+from callvault.errors import BadInput, NotFound, Refused
 from callvault.maintenance.service import check_home
 from callvault.media.decode import decode_to_pcm
 from callvault.media.tones import find_dtmf
+from callvault.speech.flags import FlagQuery
 from callvault.speech.store import redactions, review_flags
 from homes import worker_context
 from speech_corpus import normalise_words, short_clip
@@ -193,6 +195,19 @@ def test_abusive_language_raises_a_review_flag(services: Services, tmp_path: Pat
         ).scalars()
         assert "conduct" in set(kinds)
     assert summary["flags"]
+    # Bad input to the review names the field and changes nothing: the flag stays open.
+    operator = operator_context()
+    [flag] = services.flags.list(operator, FlagQuery(kind="conduct"))
+    entries = services.audit.count()
+    for bad, field in (({"outcome": "sorted"}, "outcome"), ({"note": "x" * 2001}, "note")):
+        args = {"outcome": "no_action", "note": "", **bad}
+        with pytest.raises(BadInput) as caught:
+            services.flags.review(operator, flag["id"], args["outcome"], args["note"])
+        assert caught.value.field == field
+    with pytest.raises(BadInput, match="kind must be one of"):
+        services.flags.list(operator, FlagQuery(kind="rudeness"))
+    assert services.audit.count() == entries
+    assert [f["id"] for f in services.flags.list(operator, FlagQuery())] == [flag["id"]]
 
 
 def test_a_transcript_before_the_job_ran_is_not_found(services: Services, tmp_path: Path) -> None:
