@@ -93,6 +93,10 @@ ACTIONS: dict[str, frozenset[str]] = {
     "holds:read": HOLD_KEEPERS | {"role:auditor"},
     # The daily job that writes a reminder for each hold whose review date has come.
     "holds:remind": frozenset({"system"}),
+    # What is due to be deleted and when: those who could hold it, and those who oversee.
+    "retention:read": HOLD_KEEPERS | {"role:auditor"},
+    # A recording's own custody trail, on its page: who may see the recording, and oversight.
+    "recordings:trail": frozenset({LISTENERS, "role:auditor", "role:dpo"}),
     # The disclosure register: entered by whoever exported; read by the DPO and auditors.
     "disclosures:record": frozenset({LISTENERS}),
     "disclosures:read": frozenset({"operator", "role:dpo", "role:auditor"}),

@@ -1,4 +1,5 @@
-"""The web application: the REST API under /api/v1 and the operations endpoints.
+"""The web application: the REST API under /api/v1, the manager's pages and the operations
+endpoints.
 
 Each area's routes live in ``web.routes.<area>``; every route declares its action
 (``web.security.declares``), and a test walks them all.
@@ -7,14 +8,19 @@ Each area's routes live in ``web.routes.<area>``; every route declares its actio
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 
 from callvault import __version__
 from callvault.bootstrap import Services
 from callvault.capture.siprec.server import RecorderThread
-from callvault.errors import CallvaultError
+from callvault.errors import BadInput, CallvaultError
 from callvault.web.headers import SecurityHeaders
 from callvault.web.metrics import IngestCounter
+from callvault.web.pages import ROUTERS as PAGE_ROUTERS
+from callvault.web.pages.render import error_page, is_page
 from callvault.web.routes import (
     audit,
     calls,
@@ -46,12 +52,23 @@ def create_app(services: Services, recorder: RecorderThread | None = None) -> Fa
     app.add_middleware(SecurityHeaders)
 
     @app.exception_handler(CallvaultError)
-    async def _callvault_error(_request: Request, exc: CallvaultError) -> JSONResponse:
+    async def _callvault_error(request: Request, exc: CallvaultError) -> Response:
+        if is_page(request):
+            return error_page(request, exc)
         # RFC 9110: a 401 names how to authenticate (a bearer token; people use the session).
         headers = (
             {"WWW-Authenticate": 'Bearer realm="callvault"'} if exc.http_status == 401 else None
         )
         return JSONResponse(exc.as_dict(), status_code=exc.http_status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        if is_page(request):
+            first = exc.errors()[0] if exc.errors() else {}
+            field = str(first.get("loc", ("", "input"))[-1])
+            message = f"{field.replace('_', ' ')}: {first.get('msg', 'not valid')}"
+            return error_page(request, BadInput(message, field))
+        return await request_validation_exception_handler(request, exc)
 
     routers = (operations, ingest, grants, recordings, users, audit, session, oidc, oversight)
     for module in (*routers, playback, speech, disclosures, holds, calls):
@@ -59,4 +76,9 @@ def create_app(services: Services, recorder: RecorderThread | None = None) -> Fa
     # The public notices and the compliance reports (docs/notice.md, docs/retention.md).
     for module in (notice, compliance):
         app.include_router(module.router)
+    # The manager's pages (web/pages) and their stylesheet and scripts: served from the
+    # package itself, public by design (no data in them), nothing from a CDN.
+    for router in PAGE_ROUTERS:
+        app.include_router(router)
+    app.mount("/static", StaticFiles(packages=[("callvault.web", "static")]), name="static")
     return app

@@ -62,7 +62,8 @@ def session_actor(request: Request) -> Actor | None:
     live = sessions.resolve(RequestContext(actor=ANONYMOUS, origin=origin_of(request)), cookie)
     if request.method not in SAFE_METHODS:
         ctx = RequestContext(actor=live.actor, origin=origin_of(request))
-        sent = request.headers.get(CSRF_HEADER)
+        # A script sends the header; a page's form posts the field (``web.pages.render``).
+        sent = request.headers.get(CSRF_HEADER) or getattr(request.state, "form_csrf", None)
         sessions.check_csrf(ctx, live, sent, request.method, request.url.path)
     request.state.session = live
     return live.actor

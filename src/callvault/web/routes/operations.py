@@ -1,9 +1,9 @@
-"""Liveness, readiness, metrics and the status page."""
+"""Liveness, readiness and metrics."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 
 from callvault import __version__
 from callvault.web.metrics import render as render_metrics
@@ -32,18 +32,3 @@ def ready(request: Request) -> JSONResponse:
 def metrics(request: Request) -> str:
     """Prometheus metrics: counts only, no personal data."""
     return render_metrics(services_of(request), request.app.state.ingests)
-
-
-@router.get("/", response_class=HTMLResponse, **declares("health:read"))
-def home() -> str:
-    return _STATUS_PAGE.format(version=__version__)
-
-
-_STATUS_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>callvault</title></head>
-<body><main><h1>callvault {version}</h1>
-<p>The recorder is running. The manager's interface arrives with a later release;
-the API is under <code>/api/v1</code>, described at
-<a href="/openapi.json">/openapi.json</a>.</p>
-</main></body></html>
-"""

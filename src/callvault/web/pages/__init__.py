@@ -1,0 +1,33 @@
+"""The manager's web UI: one module of page routes per area (``render`` holds what they
+share). ``ROUTERS`` is what the app includes."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from callvault.web.pages import (
+    approvals,
+    audit_pages,
+    holds_pages,
+    home,
+    listen,
+    recording,
+    search,
+    signin_pages,
+    users_pages,
+)
+
+ROUTERS: tuple[APIRouter, ...] = tuple(
+    module.router
+    for module in (
+        home,
+        signin_pages,
+        search,
+        recording,
+        listen,
+        approvals,
+        holds_pages,
+        audit_pages,
+        users_pages,
+    )
+)
