@@ -1,15 +1,26 @@
-"""Sample calls for ``callvault init --demo``: synthetic audio, real ingest."""
+"""Sample calls and people for ``callvault init --demo``: real ingest, real accounts.
+
+Three calls are spoken (espeak-ng voices, shipped as small Ogg Opus files in
+``callvault/demo_calls``, made by ``tools/make_demo_calls.py``), so the demo's worker has
+something to transcribe and mute; the rest are tone bursts on other lines, two of them to
+numbers the policy declines. One person per role, so each page of the web UI can be tried.
+"""
 
 from __future__ import annotations
 
 import io
 import wave
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
+import av
 import numpy as np
 import orjson
 
+from callvault.access.signin import SignInService
 from callvault.bootstrap import Services
 from callvault.capture.ingest import AudioInput
 from callvault.context import RequestContext
@@ -51,24 +62,99 @@ def synthetic_call(seconds: float, seed: int) -> bytes:
     return out.getvalue()
 
 
+# (file in callvault/demo_calls, call id, dialled, caller, agent, minutes ago)
+SPOKEN_CALLS = (
+    ("parking_permit_card.opus", "demo-1001", "020 7371 5678", "07700 900321", "agent-101", 90),
+    ("adult_social_care_referral.opus", "demo-1002", "0800 145 6095", "07700 900654",
+     "agent-104", 75),
+    ("housing_repair.opus", "demo-1003", "0800 023 4499", "020 7946 0002", "agent-102", 45),
+)  # fmt: skip
+
+# One person per role that uses the web UI; the advisor's username is their agent id, which
+# is how an advisor's own calls are matched.
+DEMO_PEOPLE = (
+    ("cora", "complaints_officer"),
+    ("manny", "authorised_manager"),
+    ("tess", "team_leader"),
+    ("sara", "safety_officer"),
+    ("dee", "dpo"),
+    ("audrey", "auditor"),
+    ("agent-101", "advisor"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DemoPerson:
+    username: str
+    role: str
+    totp_uri: str | None  # where the role signs in with a second factor
+
+
 def ingest_demo_calls(services: Services, ctx: RequestContext) -> dict[str, Any]:
     now = datetime.now(UTC)
     counts = {"recorded": 0, "not_recorded": 0}
+    for file_name, call_id, dialled, caller, agent, ago in SPOKEN_CALLS:
+        audio = resources.files("callvault.demo_calls").joinpath(file_name).read_bytes()
+        meta = _meta(call_id, dialled, caller, agent, now - timedelta(minutes=ago),
+                     _seconds_of(audio))  # fmt: skip
+        result = services.ingest.ingest(ctx, AudioInput(data=audio), orjson.dumps(meta))
+        counts[result.status] += 1
     for n, (call_id, dialled, caller, agent, ago, length) in enumerate(DEMO_CALLS):
-        started = now - timedelta(minutes=ago)
-        meta = {
-            "call_id": call_id,
-            "direction": "inbound",
-            "dialled": dialled,
-            "caller": caller,
-            "agent": agent,
-            "started_at": started.isoformat(),
-            "ended_at": (started + timedelta(seconds=length)).isoformat(),
-            "announcement_played": True,
-            "channel_map": {"caller": 0, "agent": 1},
-            "source": "callvault demo",
-        }
-        audio = AudioInput(data=synthetic_call(length, seed=n))
-        result = services.ingest.ingest(ctx, audio, orjson.dumps(meta))
+        meta = _meta(call_id, dialled, caller, agent, now - timedelta(minutes=ago), length)
+        audio_input = AudioInput(data=synthetic_call(length, seed=n))
+        result = services.ingest.ingest(ctx, audio_input, orjson.dumps(meta))
         counts[result.status] += 1
     return counts
+
+
+def _seconds_of(audio: bytes) -> float:
+    with av.open(io.BytesIO(audio), mode="r") as container:
+        return float(container.duration or 0) / av.time_base
+
+
+def add_demo_people(services: Services, ctx: RequestContext, password: str) -> list[DemoPerson]:
+    """The demo's people, all with ``password``; a second factor enrolled where the role
+    needs one (its URI goes into an authenticator app)."""
+    signin = SignInService.for_services(services)
+    people = []
+    for username, role in DEMO_PEOPLE:
+        services.access.add_person(ctx, username, role, password)
+        uri = None
+        if role in signin.second_factor_roles:
+            uri = signin.enrol_totp(ctx, username).uri
+        people.append(DemoPerson(username, role, uri))
+    return people
+
+
+def write_demo_accounts(home: Path, password: str, people: list[DemoPerson]) -> Path:
+    """The demo's sign-ins in a file only the owner can read, so they outlive the terminal."""
+    lines = [
+        "callvault demo accounts (a demo only: never use these in production)",
+        f"password for every account: {password}",
+        "second factor: add the otpauth URI to an authenticator app, or, with the secret in",
+        "it, run `oathtool --totp -b SECRET` (Debian package oathtool).",
+        "",
+    ]
+    for person in people:
+        lines.append(f"{person.username:<10} {person.role:<20} {person.totp_uri or '-'}")
+    path = home / "demo-accounts.txt"
+    path.touch(mode=0o600)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _meta(
+    call_id: str, dialled: str, caller: str, agent: str, started: datetime, length: float
+) -> dict[str, Any]:
+    return {
+        "call_id": call_id,
+        "direction": "inbound",
+        "dialled": dialled,
+        "caller": caller,
+        "agent": agent,
+        "started_at": started.isoformat(),
+        "ended_at": (started + timedelta(seconds=length)).isoformat(),
+        "announcement_played": True,
+        "channel_map": {"caller": 0, "agent": 1},
+        "source": "callvault demo",
+    }

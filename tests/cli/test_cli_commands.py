@@ -11,8 +11,12 @@ from pathlib import Path
 import orjson
 import pytest
 
+from callvault.access.sessions import ANONYMOUS
+from callvault.access.signin import SignInService
 from callvault.bootstrap import Services, build
+from callvault.context import RequestContext
 from homes import run_cli, tamper
+from web_people import current_code
 
 
 @pytest.fixture
@@ -40,6 +44,19 @@ def test_init_demo_ingests_sample_calls(
     monkeypatch.setenv("CALLVAULT_HOME", str(tmp_path / "demo"))
     code, out, _ = run_cli(["init", "--demo"], capsys)
     assert code == 0 and out["demo"]["recorded"] >= 3 and out["demo"]["not_recorded"] >= 1
+    # One person per role the web UI serves, each able to sign in with what the file says.
+    accounts = Path(out["demo"]["accounts_file"])
+    assert accounts.stat().st_mode & 0o777 == 0o600
+    text = accounts.read_text()
+    password = text.split("password for every account: ")[1].split()[0]
+    services = build(tmp_path / "demo")
+    signin = SignInService.for_services(services)
+    roles = {services.access.person(name).role for name in out["demo"]["people"]}
+    assert {"complaints_officer", "authorised_manager", "dpo", "advisor", "auditor"} <= roles
+    secret = text.split("callvault:cora?secret=")[1].split("&")[0]
+    web = RequestContext(actor=ANONYMOUS, origin="api:test")
+    assert signin.sign_in(web, "cora", password, current_code(secret)).role == "complaints_officer"
+    assert signin.sign_in(web, "audrey", password, None).role == "auditor"
     code, out, _ = run_cli(["audit", "verify"], capsys)
     assert code == 0 and out["ok"] is True
 

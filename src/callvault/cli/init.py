@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 import click
@@ -31,10 +32,22 @@ def init_command(demo: bool, policy_file: Path | None, as_json: bool) -> None:
     totp = SignInService.for_services(services).enrol_totp(ctx, "admin")
     token = services.access.add_service(ctx, "pbx-upload", "ingest")
     result = InitResult(services.settings.home, "admin", password, "pbx-upload", token)
+    demo_lines = ""
     if demo:
-        from callvault.demo import ingest_demo_calls
+        from callvault.demo import add_demo_people, ingest_demo_calls, write_demo_accounts
 
         result.demo = ingest_demo_calls(services, ctx)
+        demo_password = secrets.token_urlsafe(12)
+        people = add_demo_people(services, ctx, demo_password)
+        accounts = write_demo_accounts(services.settings.home, demo_password, people)
+        result.demo["people"] = [person.username for person in people]
+        result.demo["accounts_file"] = str(accounts)
+        demo_lines = (
+            f"\ndemo: {result.demo['recorded']} sample calls recorded, "
+            f"{result.demo['not_recorded']} to staff extensions declined"
+            f"\ndemo people ({', '.join(p.username for p in people)}), password "
+            f"{demo_password}; their second factors are in {accounts}"
+        )
     payload = {**result.as_dict(), "admin_totp_uri": totp.uri}
     emit(
         as_json,
@@ -43,13 +56,7 @@ def init_command(demo: bool, policy_file: Path | None, as_json: bool) -> None:
             f"created {result.home}\n"
             f"administrator: admin / {password}   (shown once: keep it safe)\n"
             f"admin's second factor: add {totp.uri} to an authenticator app (shown once)\n"
-            f"PBX upload token (pbx-upload): {token}   (shown once)"
-            + (
-                f"\ndemo: {result.demo['recorded']} sample calls recorded, "
-                f"{result.demo['not_recorded']} to staff extensions declined"
-                if demo
-                else ""
-            )
+            f"PBX upload token (pbx-upload): {token}   (shown once)" + demo_lines
         ),
     )
 
