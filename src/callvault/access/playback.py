@@ -2,9 +2,11 @@
 
 One gate, ``Player.clear``, makes every check for both (the action, the grant: held by the
 actor, approved, unexpired, covering the recording; the actor's role for the purpose) and
-audits each refusal. The audit entry for a play is committed before the data key is
-unwrapped or any audio decrypted. A file is written to a temp file (mode 0600) beside the
-target and renamed into place, so a refused or failed play leaves no file behind.
+audits each refusal; ``Player.check`` adds the rendition's (the purpose may hear it, it
+exists), and the web player's page asks it alone before any audio is fetched. The audit
+entry for a play is committed before the data key is unwrapped or any audio decrypted. A
+file is written to a temp file (mode 0600) beside the target and renamed into place, so a
+refused or failed play leaves no file behind.
 
 A browser's audio element fetches one listen as several range requests (the start, a seek,
 sometimes the tail for the duration). Every request is audited with its byte range before
@@ -136,6 +138,19 @@ class Player:
         )
         return Cleared(ctx, grant, self.clear_recording(ctx, grant, recording_id))
 
+    def check(
+        self, ctx: RequestContext, recording_id: str, grant_id: str, rendition: str = "original"
+    ) -> tuple[Cleared, str]:
+        """Every check ``stream`` and ``play`` make before their audit entry, and nothing
+        more: no listen is audited and nothing is decrypted (the web player's page asks this
+        before its script fetches the audio). Refusals are audited. Returns the clearance and
+        the blob holding ``rendition``."""
+        check_id(recording_id, "recording_id")
+        check_id(grant_id, "grant_id")
+        check_rendition(rendition)
+        cleared = self.clear(ctx, recording_id, grant_id)
+        return cleared, self.blob_of(cleared, rendition)
+
     def blob_of(self, cleared: Cleared, rendition: str) -> str:
         """The blob holding ``rendition`` of a cleared recording, if the grant's purpose may
         have it (``original_allowed`` in the policy; a refusal is audited)."""
@@ -187,8 +202,7 @@ class Player:
             raise BadInput(f"{out_path} already exists; name a new file", "out")
         if not out_path.parent.is_dir():
             raise BadInput(f"folder {out_path.parent} does not exist", "out")
-        cleared = self.clear(ctx, recording_id, grant_id)
-        blob = self.blob_of(cleared, rendition)
+        cleared, blob = self.check(ctx, recording_id, grant_id, rendition)
         with transaction(self._engine) as conn:
             self._audit.append(
                 conn, cleared.ctx, PLAYED, object_type="recording", object_id=recording_id,
@@ -212,11 +226,7 @@ class Player:
         consumed and never stored. ``RangeNotSatisfiable`` (nothing audited, nothing read)
         when ``wanted`` starts past the end.
         """
-        check_id(recording_id, "recording_id")
-        check_id(grant_id, "grant_id")
-        check_rendition(rendition)
-        cleared = self.clear(ctx, recording_id, grant_id)
-        blob = self.blob_of(cleared, rendition)
+        cleared, blob = self.check(ctx, recording_id, grant_id, rendition)
         stored = self._vault.stored_size(blob)
         size = self._vault.plaintext_size(blob, stored_size=stored)
         start, end = wanted.resolve(size) if wanted is not None else (0, size)
