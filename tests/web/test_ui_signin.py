@@ -142,8 +142,12 @@ def test_a_refused_page_is_a_page_and_audited(browser: TestClient, services: Ser
 def test_signing_out_needs_the_form_token(browser: TestClient, services: Services) -> None:
     _sign_in(browser, "adam")
     for data in ({}, {"csrf_token": "wrong"}):
+        before = services.audit.count()
         answer = browser.post("/signout", data=data)
         assert answer.status_code == 403
+        # One refusal, one entry: the error page does not check the token again.
+        (entry,) = services.audit.show(after=before, limit=5)
+        assert entry["action"] == "session.csrf_refused"
         assert "Signed in as <strong>adam</strong>" in browser.get("/").text
 
 

@@ -60,12 +60,14 @@ def session_actor(request: Request) -> Actor | None:
     if cookie is None:
         return None
     live = sessions.resolve(RequestContext(actor=ANONYMOUS, origin=origin_of(request)), cookie)
+    # Kept before the CSRF check: an error page for a refused post then knows who asked
+    # without checking (and auditing) the token a second time.
+    request.state.session = live
     if request.method not in SAFE_METHODS:
         ctx = RequestContext(actor=live.actor, origin=origin_of(request))
         # A script sends the header; a page's form posts the field (``web.pages.render``).
         sent = request.headers.get(CSRF_HEADER) or getattr(request.state, "form_csrf", None)
         sessions.check_csrf(ctx, live, sent, request.method, request.url.path)
-    request.state.session = live
     return live.actor
 
 

@@ -19,7 +19,7 @@ import binascii
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -115,9 +115,12 @@ def nav_for(request: Request, actor: Actor | None) -> list[NavItem]:
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     """``template`` rendered with what every page shows: who is signed in, their navigation,
     the session's CSRF token for forms, and a message left by the previous post."""
-    # A public page's action check resolves nobody, so ask who it is here.
-    actor: Actor | None = getattr(request.state, "actor", None) or optional_actor(request)
+    # A public page's action check resolves nobody, so ask who it is here, once: a session
+    # already resolved (also one whose post was refused) is not checked again.
+    if getattr(request.state, "session", None) is None:
+        optional_actor(request)
     live: LiveSession | None = getattr(request.state, "session", None)
+    actor: Actor | None = getattr(request.state, "actor", None) or (live.actor if live else None)
     flash = _read_flash(request)
     html = templates.get_template(template).render(
         request=request,
@@ -169,7 +172,7 @@ def local_path(target: str | None, fallback: str = "/") -> str:
 
 def sign_in_url(request: Request) -> str:
     back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return "/signin?" + urlencode({"next": back}, quote_via=quote)
+    return "/signin?next=" + quote(back, safe="/")
 
 
 def error_page(request: Request, error: CallvaultError) -> Response:
