@@ -46,7 +46,8 @@ def _sign_in(browser: TestClient, username: str, code: str = "", next_path: str 
               "code": code, "next": next_path},
     )  # fmt: skip
     assert answer.status_code == 303, answer.text
-    return answer.headers["location"]
+    location: str = answer.headers["location"]
+    return location
 
 
 def test_sign_in_through_the_form_then_out(browser: TestClient, services: Services) -> None:
