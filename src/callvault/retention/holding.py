@@ -10,8 +10,9 @@ held too.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Connection, and_, exists, or_, select, text
+from sqlalchemy import ColumnElement, Connection, and_, exists, or_, select, text, union
 
 from callvault.catalog.store import recordings
 from callvault.retention.store import hold_recordings, holds
@@ -41,22 +42,24 @@ def active_hold_clause() -> ColumnElement[bool]:
             holds.c.released_at.is_(None),
         )
     )
-    by_search = exists(
-        select(holds.c.id).where(
-            holds.c.released_at.is_(None),
-            or_(
-                holds.c.search_caller.is_not(None),
-                holds.c.search_line.is_not(None),
-                holds.c.search_from.is_not(None),
-                holds.c.search_to.is_not(None),
-            ),
-            or_(holds.c.search_caller.is_(None), holds.c.search_caller == recordings.c.caller),
-            or_(holds.c.search_line.is_(None), holds.c.search_line == recordings.c.line),
-            or_(holds.c.search_from.is_(None), recordings.c.started_at >= holds.c.search_from),
-            or_(holds.c.search_to.is_(None), recordings.c.started_at < holds.c.search_to),
-        )
-    )
+    by_search = exists(select(holds.c.id).where(holds.c.released_at.is_(None), _search_matches()))
     return or_(by_name, by_search)
+
+
+def _search_matches() -> ColumnElement[bool]:
+    """SQL true when the holds row has a saved search and the recordings row matches it."""
+    return and_(
+        or_(
+            holds.c.search_caller.is_not(None),
+            holds.c.search_line.is_not(None),
+            holds.c.search_from.is_not(None),
+            holds.c.search_to.is_not(None),
+        ),
+        or_(holds.c.search_caller.is_(None), holds.c.search_caller == recordings.c.caller),
+        or_(holds.c.search_line.is_(None), holds.c.search_line == recordings.c.line),
+        or_(holds.c.search_from.is_(None), recordings.c.started_at >= holds.c.search_from),
+        or_(holds.c.search_to.is_(None), recordings.c.started_at < holds.c.search_to),
+    )
 
 
 def held_ids(conn: Connection, recording_ids: Iterable[str]) -> set[str]:
@@ -70,3 +73,48 @@ def held_ids(conn: Connection, recording_ids: Iterable[str]) -> set[str]:
         )
         found.update(row.id for row in rows)
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class HoldRef:
+    """An active hold, as a reader of what it keeps needs to name it."""
+
+    hold_id: str
+    reason: str
+    case_ref: str
+
+
+def holds_covering(conn: Connection, recording_ids: Iterable[str]) -> dict[str, list[HoldRef]]:
+    """For each of ``recording_ids`` an active hold covers (the same ones ``held_ids``
+    finds): those holds, by case reference."""
+    wanted = list(recording_ids)
+    found: dict[str, set[HoldRef]] = {}
+    for start in range(0, len(wanted), 500):  # stay under every driver's parameter limit
+        chunk = wanted[start : start + 500]
+        by_name = (
+            select(
+                hold_recordings.c.recording_id,
+                holds.c.id.label("hold_id"),
+                holds.c.reason,
+                holds.c.case_ref,
+            )
+            .join(holds, holds.c.id == hold_recordings.c.hold_id)
+            .where(hold_recordings.c.recording_id.in_(chunk), holds.c.released_at.is_(None))
+        )
+        by_search = (
+            select(
+                recordings.c.id.label("recording_id"),
+                holds.c.id.label("hold_id"),
+                holds.c.reason,
+                holds.c.case_ref,
+            )
+            .select_from(recordings)
+            .join(holds, _search_matches())
+            .where(recordings.c.id.in_(chunk), holds.c.released_at.is_(None))
+        )
+        for recording_id, hold_id, reason, case_ref in conn.execute(union(by_name, by_search)):
+            found.setdefault(recording_id, set()).add(HoldRef(hold_id, reason, case_ref))
+    return {
+        rid: sorted(refs, key=lambda ref: (ref.case_ref, ref.hold_id))
+        for rid, refs in found.items()
+    }

@@ -47,7 +47,13 @@ from callvault.context import RequestContext
 from callvault.db import transaction
 from callvault.errors import BadInput
 from callvault.policy.model import Policy
-from callvault.retention.holding import active_hold_clause, exclude_purges, held_ids
+from callvault.retention.holding import (
+    HoldRef,
+    active_hold_clause,
+    exclude_purges,
+    held_ids,
+    holds_covering,
+)
 from callvault.retention.ledger import Erasure, ErasureLedger
 from callvault.retention.periods import apply_policy_periods
 from callvault.retention.runs import RunCounts, beat, fail_run, finish_run, start_run
@@ -60,6 +66,11 @@ BATCH = 2000
 # A purge may not run ahead of the real clock: that would delete before the period ends.
 CLOCK_SLACK = timedelta(minutes=5)
 RUN = "retention:run"
+OUTLOOK = "retention:read"
+# An outlook lists at most this many recordings, soonest first; its counts cover them all.
+OUTLOOK_LIMIT = 500
+# A year ahead covers every period the policy can set; further is not a schedule but a guess.
+_OUTLOOK_MAX = timedelta(days=366)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +81,42 @@ class Due:
     line: str
     retain_until: str
     blob_names: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Upcoming:
+    """A live recording whose retention date falls within an outlook's window."""
+
+    recording_id: str
+    line: str
+    started_at: str
+    retain_until: str
+    # The active holds keeping it past its date; empty: the first purge after the date
+    # deletes it.
+    held_by: tuple[HoldRef, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Outlook:
+    """What purges will delete from now until ``until``: the dry run's selection (the same
+    clauses), for a person to read. Counts cover the whole window; ``recordings`` the soonest
+    of it."""
+
+    as_of: str
+    until: str
+    # A purge at ``until`` deletes these (no hold keeps them), overdue ones included.
+    due: int
+    # Past their date by ``until``, but an active hold keeps them.
+    held: int
+    # A purge a week from now deletes these.
+    due_within_week: int
+    # Past their date already, kept only by a hold.
+    held_past_date: int
+    recordings: list[Upcoming]
+
+    @property
+    def total(self) -> int:
+        return self.due + self.held
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +206,61 @@ class RetentionService:
                 rules = {d.recording_id: by_id[d.recording_id].rule for d in found}
                 erased += self._dispose(ctx, "reapply", found, rules, ledger=False)
         return erased + self._finish_shredded(ctx)[0]
+
+    def outlook(
+        self, ctx: RequestContext, within: timedelta, limit: int = OUTLOOK_LIMIT
+    ) -> Outlook:
+        """The recordings whose retention date falls by ``within`` from now, soonest first,
+        each with the holds that keep it; what a dry run as of then would purge is exactly
+        the ones no hold keeps. Reading it is audited: the holds it names carry case
+        references."""
+        require(ctx.actor, OUTLOOK)
+        if not timedelta(0) <= within <= _OUTLOOK_MAX:
+            raise BadInput(f"within must be 0 to {_OUTLOOK_MAX.days} days", "within")
+        now = self._clock().astimezone(UTC)
+        until = now + within
+        undisposed = _undisposed()
+        with transaction(self._engine) as conn:
+
+            def count(as_of: datetime, *where: Any) -> int:
+                found = conn.execute(
+                    select(func.count())
+                    .select_from(recordings)
+                    .where(_due_clause(as_of), undisposed, *where)
+                )
+                return int(found.scalar_one())
+
+            rows = conn.execute(
+                select(
+                    recordings.c.id,
+                    recordings.c.line,
+                    recordings.c.started_at,
+                    recordings.c.retain_until,
+                )
+                .where(_due_clause(until), undisposed)
+                .order_by(recordings.c.retain_until, recordings.c.id)
+                .limit(limit)
+            ).all()
+            covering = holds_covering(conn, [row.id for row in rows])
+            found = Outlook(
+                as_of=now.isoformat(),
+                until=until.isoformat(),
+                due=count(until, ~active_hold_clause()),
+                held=count(until, active_hold_clause()),
+                due_within_week=count(now + timedelta(days=7), ~active_hold_clause()),
+                held_past_date=count(now, active_hold_clause()),
+                recordings=[
+                    Upcoming(
+                        r.id, r.line, r.started_at, r.retain_until, tuple(covering.get(r.id, ()))
+                    )
+                    for r in rows
+                ],
+            )
+            self._audit.append(
+                conn, ctx, "retention.outlook", object_type="retention", object_id=None,
+                details={"until": found.until, "due": found.due, "held": found.held},
+            )  # fmt: skip
+        return found
 
     # -- steps --------------------------------------------------------------------------------
     def _preview(self, as_of: datetime) -> RunReport:
@@ -385,6 +487,13 @@ def _due_clause(as_of: datetime) -> Any:
     return (recordings.c.purged_at.is_(None)) & (recordings.c.retain_until <= as_of.isoformat())
 
 
+def _undisposed() -> Any:
+    # One disposal per recording: one begun is finished by _finish_shredded instead.
+    return ~exists(
+        select(disposals.c.recording_id).where(disposals.c.recording_id == recordings.c.id)
+    )
+
+
 def _due_rows(
     conn: Connection, *where: Any, after: str = "", limit: int | None = BATCH
 ) -> list[Due]:
@@ -395,10 +504,7 @@ def _due_rows(
         .where(
             *where,
             recordings.c.purged_at.is_(None),
-            # One disposal per recording: one begun is finished by _finish_shredded instead.
-            ~exists(
-                select(disposals.c.recording_id).where(disposals.c.recording_id == recordings.c.id)
-            ),
+            _undisposed(),
             recordings.c.id > after,
         )
         .order_by(recordings.c.id)
