@@ -185,7 +185,7 @@ def error_page(request: Request, error: CallvaultError) -> Response:
         status_code=error.http_status,
         title=_ERROR_TITLES.get(error.http_status, "Something went wrong"),
         message=error.message,
-        field=error.field,
+        status=error.http_status,
     )
 
 
