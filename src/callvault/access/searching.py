@@ -14,6 +14,7 @@ statement; results then come best match first, each with the moments that matche
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -36,6 +37,10 @@ MASKED_CALLER_ROLES = frozenset({"team_leader"})
 # Roles kept off special-category lines (adult social care, careline, ...).
 STANDARD_LINES_ONLY = frozenset({"team_leader"})
 _MAX_TEXT = 200
+# A cursor is "<started_at>~<recording id>": neither part ever holds a "~".
+_CURSOR_SEP = "~"
+_CURSOR_ID = re.compile(r"[A-Za-z0-9_-]{1,40}")
+_MAX_WHEN = 40
 
 
 def mask_number(number: str) -> str:
@@ -65,6 +70,11 @@ class SearchTerms:
     max_duration_s: float | None = None
     text: str | None = None
     limit: int = 50
+    # Keyset paging (``cursor`` makes them): the page after the row ``before`` names, or
+    # the page before the row ``after`` names. Not with ``text``: best match first has no
+    # keyset order.
+    before: str | None = None
+    after: str | None = None
 
     def query(self) -> RecordingQuery:
         """The parsed query; BadInput naming the field for anything malformed."""
@@ -81,6 +91,10 @@ class SearchTerms:
             value = getattr(self, name)
             if value is not None and value < 0:
                 raise BadInput(f"{name} must not be negative", name)
+        if self.text is not None and (self.before or self.after):
+            raise BadInput("a search by words said has one page, best match first", "text")
+        if self.before and self.after:
+            raise BadInput("page with before or after, not both", "after")
         return RecordingQuery(
             line=self.line,
             caller=caller,
@@ -91,11 +105,33 @@ class SearchTerms:
             max_duration_s=self.max_duration_s,
             limit=self.limit,
             text=self.text.strip() if self.text else None,
+            before=parse_cursor(self.before, "before"),
+            after=parse_cursor(self.after, "after"),
         )
 
 
+def cursor(row: dict[str, Any]) -> str:
+    """A search result's place in the newest-first order, for ``before``/``after``."""
+    return f"{row['started_at']}{_CURSOR_SEP}{row['recording_id']}"
+
+
+def parse_cursor(value: str | None, field: str) -> tuple[str, str] | None:
+    """(started_at, recording id) from ``cursor``'s text; BadInput naming ``field``."""
+    if not value:
+        return None
+    started, _, recording_id = value.rpartition(_CURSOR_SEP)
+    try:
+        datetime.fromisoformat(started)
+    except ValueError:
+        started = ""
+    if not started or len(started) > _MAX_WHEN or not _CURSOR_ID.fullmatch(recording_id):
+        raise BadInput(f"{field} is not a place in the results; start the search again", field)
+    return started, recording_id
+
+
 def parse_when(value: str | None, field: str) -> datetime | None:
-    """A date or ISO time (UTC when no zone is given)."""
+    """A date or ISO time (UTC when no zone is given), in UTC: stored times are UTC text,
+    compared as text, so a bound given with another offset must be converted first."""
     if value is None:
         return None
     try:
@@ -106,7 +142,7 @@ def parse_when(value: str | None, field: str) -> datetime | None:
             "2026-11-01T09:00:00Z",
             field,
         ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def search_as(
@@ -176,4 +212,6 @@ def _describe(query: RecordingQuery) -> dict[str, Any]:
         "min_duration_s": query.min_duration_s,
         "max_duration_s": query.max_duration_s,
         "text": query.text,
+        "before": _CURSOR_SEP.join(query.before) if query.before else None,
+        "after": _CURSOR_SEP.join(query.after) if query.after else None,
     }

@@ -1,8 +1,9 @@
 """Metadata search over recordings, filtered and ordered in SQL.
 
-Results come newest first with keyset paging (``before``), so page 1,000 costs what page 1
-does. Who may see which recordings is added to the same WHERE clause by the access layer
-(ARCHITECTURE rule 6: lists filter in SQL, nothing is fetched and dropped later).
+Results come newest first with keyset paging (``before``: the page after; ``after``: the page
+before), so page 1,000 costs what page 1 does. Who may see which recordings is added to the
+same WHERE clause by the access layer (ARCHITECTURE rule 6: lists filter in SQL, nothing is
+fetched and dropped later).
 """
 
 from __future__ import annotations
@@ -40,8 +41,10 @@ class RecordingQuery:
     min_duration_s: float | None = None
     max_duration_s: float | None = None
     limit: int = 50
-    # Keyset cursor: (started_at, id) of the last row of the previous page.
+    # Keyset cursors, (started_at, id): ``before`` the last row of the page shown (the next,
+    # older page follows it), ``after`` its first row (the previous, newer page precedes it).
     before: tuple[str, str] | None = None
+    after: tuple[str, str] | None = None
     # Words said in the call (transcript full text); results then come best match first.
     text: str | None = None
 
@@ -65,20 +68,29 @@ def conditions(query: RecordingQuery) -> list[ColumnElement[bool]]:
     if query.before is not None:
         started, rec_id = query.before
         terms.append(or_(c.started_at < started, and_(c.started_at == started, c.id < rec_id)))
+    if query.after is not None:
+        started, rec_id = query.after
+        terms.append(or_(c.started_at > started, and_(c.started_at == started, c.id > rec_id)))
     return terms
 
 
 def search(
     conn: Connection, query: RecordingQuery, extra: list[ColumnElement[bool]] | None = None
 ) -> list[dict[str, Any]]:
-    """One page of recording summaries matching ``query`` and any ``extra`` terms."""
+    """One page of recording summaries matching ``query`` and any ``extra`` terms, newest
+    first; with ``after``, the page of rows just newer than the cursor."""
+    c = recordings.c
+    # The page before a cursor is the rows nearest it going forward in time, shown reversed.
+    forward = query.after is not None
+    order = (c.started_at.asc(), c.id.asc()) if forward else (c.started_at.desc(), c.id.desc())
     statement = (
         select(*SUMMARY_COLUMNS)
         .where(*conditions(query), *(extra or []))
-        .order_by(recordings.c.started_at.desc(), recordings.c.id.desc())
+        .order_by(*order)
         .limit(max(1, min(query.limit, MAX_PAGE)))
     )
-    return [_summary(row._mapping) for row in conn.execute(statement)]
+    rows = [_summary(row._mapping) for row in conn.execute(statement)]
+    return rows[::-1] if forward else rows
 
 
 def _summary(mapping: Any) -> dict[str, Any]:

@@ -21,7 +21,7 @@ router = APIRouter(prefix="/api/v1/recordings", tags=["recordings"])
 SEARCHES_AT_ONCE = 4
 
 
-def _search_turns(request: Request) -> anyio.CapacityLimiter:
+def search_turns(request: Request) -> anyio.CapacityLimiter:
     """The app's search limiter, made on first use (it must be made inside the event loop)."""
     state = request.app.state
     limiter: anyio.CapacityLimiter | None = getattr(state, "search_turns", None)
@@ -65,5 +65,5 @@ async def search_recordings(
         request_context(request),
         terms.query(),
     )
-    results = await anyio.to_thread.run_sync(search, limiter=_search_turns(request))
+    results = await anyio.to_thread.run_sync(search, limiter=search_turns(request))
     return {"results": results}
