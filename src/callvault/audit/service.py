@@ -43,6 +43,9 @@ class VerifyResult:
     entries: int
     first_bad: int | None
     problem: str | None = None
+    # The hash of the last entry when the whole chain verified: someone who noted it earlier
+    # (or keeps it elsewhere) can compare.
+    head_hash: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -50,11 +53,19 @@ class VerifyResult:
             "entries": self.entries,
             "first_bad": self.first_bad,
             "problem": self.problem,
+            "head_hash": self.head_hash,
         }
 
 
 def utc_now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def _at_text(moment: datetime) -> str:
+    """``moment`` as entries write their time (``utc_now_iso``), so the two compare as text;
+    a time without a zone is taken as UTC."""
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 class AuditLog:
@@ -165,7 +176,7 @@ class AuditLog:
         problem = self._check_signatures(checkpoints, hashes_at, entries, prev_hash)
         if problem is not None:
             return VerifyResult(False, entries, problem[0], problem[1])
-        return VerifyResult(True, entries, None)
+        return VerifyResult(True, entries, None, head_hash=prev_hash if entries else None)
 
     def _iter_rows(self) -> Iterator[tuple[int, str, str, str]]:
         """(seq, entry, prev_hash, hash) in order, straight from the DBAPI cursor (speed)."""
@@ -212,18 +223,39 @@ class AuditLog:
         return None
 
     def show(
-        self, *, object_id: str | None = None, limit: int = 100, after: int = 0
+        self,
+        *,
+        object_id: str | None = None,
+        limit: int = 100,
+        after: int = 0,
+        before: int | None = None,
+        actor: str | None = None,
+        action: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        newest_first: bool = False,
     ) -> list[dict[str, Any]]:
-        """Entries in order, optionally only those about one object."""
-        query = (
-            select(audit_log.c.seq, audit_log.c.entry, audit_log.c.prev_hash, audit_log.c.hash)
-            .where(audit_log.c.seq > after)
-            .order_by(audit_log.c.seq)
-        )
+        """Entries in sequence order (``newest_first``: reversed), after sequence ``after``
+        and before ``before``; optionally only those about one object, by one actor, of one
+        action, or written at or after ``since`` and before ``until``."""
+        query = select(
+            audit_log.c.seq, audit_log.c.entry, audit_log.c.prev_hash, audit_log.c.hash
+        ).where(audit_log.c.seq > after)
+        if before is not None:
+            query = query.where(audit_log.c.seq < before)
         if object_id is not None:
             query = query.where(audit_log.c.object_id == object_id)
+        if actor is not None:
+            query = query.where(audit_log.c.actor == actor)
+        if action is not None:
+            query = query.where(audit_log.c.action == action)
+        if since is not None:
+            query = query.where(audit_log.c.at >= _at_text(since))
+        if until is not None:
+            query = query.where(audit_log.c.at < _at_text(until))
+        order = audit_log.c.seq.desc() if newest_first else audit_log.c.seq
         with self._engine.connect() as conn:
-            rows = conn.execute(query.limit(limit)).all()
+            rows = conn.execute(query.order_by(order).limit(limit)).all()
         return [
             {"seq": r.seq, **orjson.loads(r.entry), "prev_hash": r.prev_hash, "hash": r.hash}
             for r in rows
