@@ -60,7 +60,8 @@ STATES = ("none", "pending", "approved", "expired", "revoked")
 # Routes that sign people in: public by design, each with its own tests (test_web_session,
 # test_web_oidc); a matrix cell there would test the credentials, not the authorisation.
 SIGN_IN_ROUTES = {("POST", "/api/v1/session"), ("GET", "/auth/oidc/login"),
-                  ("GET", "/auth/oidc/callback")}  # fmt: skip
+                  ("GET", "/auth/oidc/callback"), ("GET", "/signin"),
+                  ("POST", "/signin")}  # fmt: skip
 
 
 @dataclass
@@ -78,13 +79,19 @@ def world(services: Services, ctx: RequestContext, call_wav: Path) -> Iterator[W
     admin = system_context("test")
     for name, role in PEOPLE.items():
         services.access.add_person(admin, name, role, PASSWORD)
-    services.access.add_person(admin, "am2", "authorised_manager", PASSWORD)
+    # am2 asks for grants others decide; am3..am6 are accounts the users routes change.
+    for extra in ("am2", "am3", "am4", "am5", "am6"):
+        services.access.add_person(admin, extra, "authorised_manager", PASSWORD)
     token = services.access.add_service(admin, "pbx")
     recording = record(services, ctx, call_wav, "matrix-1", agent="adv")
     # Transcribed (and its redacted rendition made) as the speech job does after ingest.
     services.speech.process(worker_context(), recording)
     app = create_app(services)
-    clients = {name: TestClient(app, base_url="https://testserver") for name in CALLERS}
+    # Redirects are answers here (a page's sign-in redirect, a form's post/redirect/get).
+    clients = {
+        name: TestClient(app, base_url="https://testserver", follow_redirects=False)
+        for name in CALLERS
+    }
     clients["pbx"].headers["Authorization"] = f"Bearer {token}"
     for name in PEOPLE:
         sign_in(clients[name], services, name)
@@ -175,6 +182,11 @@ def _get(path: str) -> Call:
     return lambda w, who, _s: w.clients[who].get(path)
 
 
+def _post_form(path: Callable[[World, str, str], str], **data: str) -> Call:
+    """A page's form post (the client's CSRF header stands in for the form's field)."""
+    return lambda w, who, s: w.clients[who].post(path(w, who, s), data=data)
+
+
 CALLS: dict[tuple[str, str], Call] = {
     ("GET", "/health"): _get("/health"),
     ("GET", "/ready"): _get("/ready"),
@@ -247,7 +259,7 @@ CALLS: dict[tuple[str, str], Call] = {
         "/api/v1/service-accounts", json={"username": f"svc-{who}-{s}"}
     ),
     ("POST", "/api/v1/users/{username}/disable"): lambda w, who, _s: w.clients[who].post(
-        "/api/v1/users/am2/disable"
+        "/api/v1/users/am3/disable"
     ),
     ("GET", "/api/v1/audit"): _get("/api/v1/audit?limit=5"),
     ("GET", "/api/v1/audit/verify"): _get("/api/v1/audit/verify"),
@@ -265,9 +277,64 @@ CALLS: dict[tuple[str, str], Call] = {
     ("GET", "/notice/staff"): _get("/notice/staff"),
     ("GET", "/api/v1/reports/scope"): _get("/api/v1/reports/scope"),
     ("GET", "/api/v1/reports/ropa"): _get("/api/v1/reports/ropa?format=csv"),
+    # The web pages: the same promises as the API they stand beside.
+    ("GET", "/recordings"): _get("/recordings?line=parking"),
+    ("GET", "/recordings/{recording_id}"): lambda w, who, _s: w.clients[who].get(
+        f"/recordings/{w.recording}"
+    ),
+    ("POST", "/recordings/{recording_id}/request"): lambda w, who, _s: w.clients[who].post(
+        f"/recordings/{w.recording}/request",
+        data={
+            "purpose": OWN_PURPOSE.get(who, ("complaint",))[0],
+            "case_ref": OWN_PURPOSE.get(who, ("", "CMP-2026-0005"))[1],
+            "reason": "matrix",
+        },
+    ),
+    ("GET", "/recordings/{recording_id}/listen"): lambda w, who, s: w.clients[who].get(
+        f"/recordings/{w.recording}/listen?grant={_own(w, who, s)}&rendition={_rendition(who)}"
+    ),
+    ("POST", "/recordings/{recording_id}/listen/export"): lambda w, who, s: w.clients[who].post(
+        f"/recordings/{w.recording}/listen/export", data={"grant": _own(w, who, s)}
+    ),
+    ("GET", "/approvals"): _get("/approvals"),
+    ("POST", "/approvals/{grant_id}/approve"): _post_form(
+        lambda w, who, s: f"/approvals/{_decidable(w, who, s)}/approve"
+    ),
+    ("POST", "/approvals/{grant_id}/deny"): _post_form(
+        lambda w, who, s: f"/approvals/{_decidable(w, who, s)}/deny"
+    ),
+    ("GET", "/requests"): _get("/requests"),
+    ("POST", "/requests/{grant_id}/revoke"): _post_form(
+        lambda w, who, s: f"/requests/{_fresh_own(w, who, s)}/revoke", reason="matrix"
+    ),
+    ("GET", "/holds"): _get("/holds"),
+    ("POST", "/holds"): lambda w, who, _s: w.clients[who].post(
+        "/holds",
+        data={"recording_ids": w.recording, "reason": "complaint", "case_ref": "CMP-2026-0096"},
+    ),
+    ("POST", "/holds/{hold_id}/release"): _post_form(
+        lambda w, _who, _s: f"/holds/{_fresh_hold(w)}/release", reason="matrix"
+    ),
+    ("GET", "/retention"): _get("/retention"),
+    ("GET", "/audit"): _get("/audit"),
+    ("GET", "/audit/verify"): _get("/audit/verify"),
+    ("GET", "/users"): _get("/users"),
+    ("POST", "/users"): lambda w, who, s: w.clients[who].post(
+        "/users", data={"username": f"page-{who}-{s}", "role": "advisor"}
+    ),
+    ("POST", "/users/service-accounts"): lambda w, who, s: w.clients[who].post(
+        "/users/service-accounts", data={"username": f"psvc-{who}-{s}", "role": "ingest"}
+    ),
+    ("GET", "/users/{username}/disable"): _get("/users/am4/disable"),
+    ("POST", "/users/{username}/disable"): _post_form(lambda w, who, s: "/users/am4/disable"),
+    ("POST", "/users/{username}/totp"): _post_form(lambda w, who, s: "/users/am5/totp"),
+    ("POST", "/users/{username}/unlock"): _post_form(lambda w, who, s: "/users/am6/unlock"),
+    ("GET", "/access-review"): _get("/access-review"),
 }
-# Signing out would end the sessions the other cells use: test_sign_out_cell checks it last.
+# Signing out would end the sessions the other cells use: test_sign_out_cell checks it last
+# (the page's sign-out form has its own tests in test_ui_signin).
 SIGN_OUT = ("DELETE", "/api/v1/session")
+PAGE_SIGN_OUT = ("POST", "/signout")
 
 EVERYONE = frozenset(CALLERS)
 SIGNED_IN = EVERYONE - {"anon"}
@@ -309,9 +376,24 @@ def expected(route: tuple[str, str], who: str, state: str) -> str:
         ("GET", "/api/v1/reports/ropa"): frozenset({"adm", "dpo", "aud"}),
         # Review flags: the safety officer (conduct), authorised managers and the DPO.
         ("GET", "/api/v1/flags"): frozenset({"am", "so", "dpo"}),
+        ("GET", "/recordings"): LISTENERS,
+        ("GET", "/recordings/{recording_id}"): LISTENERS,
+        ("POST", "/recordings/{recording_id}/request"): LISTENERS,
+        ("GET", "/approvals"): LISTENERS,
+        ("GET", "/requests"): LISTENERS | {"adv"},
+        ("GET", "/holds"): frozenset({"am", "co", "so", "dpo", "aud"}),
+        ("POST", "/holds"): frozenset({"am", "co", "so", "dpo"}),
+        ("POST", "/holds/{hold_id}/release"): frozenset({"am", "co", "so", "dpo"}),
+        # What is due to be deleted: those who could hold it, and the auditor.
+        ("GET", "/retention"): frozenset({"am", "co", "so", "dpo", "aud"}),
+        ("GET", "/audit"): frozenset({"aud", "dpo"}),
+        ("GET", "/audit/verify"): frozenset({"aud", "dpo"}),
+        ("GET", "/access-review"): frozenset({"adm", "dpo", "aud"}),
     }
     if route in by_role:
         return ALLOW if who in by_role[route] else DENY
+    if path.startswith("/users"):
+        return ALLOW if who == "adm" else DENY
     if route == ("POST", "/api/v1/ingest"):
         return OTHER if who == "pbx" else DENY  # allowed, then the empty body is bad input
     if path.endswith(("/approve", "/deny")):
@@ -334,7 +416,7 @@ def expected(route: tuple[str, str], who: str, state: str) -> str:
         return OTHER if state == "revoked" else ALLOW
     if route == ("POST", "/api/v1/flags/{flag_id}/review"):
         return OTHER if who in {"am", "so", "dpo"} else DENY  # allowed; no such flag: 404
-    if path.endswith(("/audio", "/transcript", "/export")):
+    if path.endswith(("/audio", "/transcript", "/export", "/listen")):
         if who not in LISTENERS:
             return DENY
         if state == "none":
@@ -357,13 +439,19 @@ def world_states(who: str) -> set[str]:
 def classify(response: httpx.Response) -> str:
     if 200 <= response.status_code < 300:
         return ALLOW
+    if response.status_code == 303:
+        # A page: signed out, it sends the browser to sign in; a form post that did its
+        # work sends the browser on to the next page (post/redirect/get).
+        return DENY if response.headers["location"].startswith("/signin") else ALLOW
     if response.status_code in (401, 403):
         return DENY
     assert response.status_code < 500, response.text
     return OTHER
 
 
-GRANT_ROUTES = {route for route in CALLS if "{grant_id}" in route[1] or "audio" in route[1]}
+GRANT_ROUTES = {
+    route for route in CALLS if "{grant_id}" in route[1] or route[1].endswith(("audio", "listen"))
+}
 
 
 def test_every_route_is_in_the_matrix(services: Services) -> None:
@@ -374,7 +462,7 @@ def test_every_route_is_in_the_matrix(services: Services) -> None:
         for method in route.methods or ()
         if method != "HEAD"
     }
-    assert routes == set(CALLS) | SIGN_IN_ROUTES | {SIGN_OUT}
+    assert routes == set(CALLS) | SIGN_IN_ROUTES | {SIGN_OUT, PAGE_SIGN_OUT}
     for route in api_routes(app.routes):
         assert (route.openapi_extra or {}).get(ACTION_KEY)
 
