@@ -3,25 +3,30 @@ through the HTML forms (CSRF token as a form field), refusals as pages that chan
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from html import unescape
 from pathlib import Path
 
-import httpx
 import pytest
-from fastapi import FastAPI
-from fastapi.testclient import TestClient
 
 from access.access_helpers import record
 from callvault.access.grants import Grant, GrantService
 from callvault.bootstrap import Services
 from callvault.context import RequestContext, system_context
-from callvault.web.app import create_app
-from web_people import PASSWORD, sign_in
+from web_pages import (
+    SignedIn,
+    buttons,
+    checked_page,
+    csrf_of,
+    first,
+    follow,
+    headings,
+    post_form,
+    sent_back_to,
+)
+from web_people import PASSWORD
 
 PEOPLE = {
     "cora": "complaints_officer",
@@ -35,94 +40,16 @@ PEOPLE = {
 }
 
 
-# -- reading pages as a browser would ---------------------------------------------------------
-def csrf_of(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert found, "the page has no form carrying the session's CSRF token"
-    return found.group(1)
-
-
-def text_of(fragment: str) -> str:
-    """What a screen reader reads of ``fragment``: tags dropped, spaces collapsed."""
-    return " ".join(unescape(re.sub(r"<[^>]+>", " ", fragment)).split())
-
-
-def first(pattern: str, text: str) -> str:
-    found = re.search(pattern, text, re.S)
-    assert found, pattern
-    return found.group(1)
-
-
-def buttons(html: str) -> list[str]:
-    """Every button's accessible name (its text, visually hidden parts included)."""
-    return [text_of(inner) for inner in re.findall(r"<button[^>]*>(.*?)</button>", html, re.S)]
-
-
-def headings(html: str) -> list[tuple[int, str]]:
-    return [
-        (int(level), text_of(inner))
-        for level, inner in re.findall(r"<h([1-6])[^>]*>(.*?)</h\1>", html, re.S)
-    ]
-
-
-def check_page_structure(html: str) -> None:
-    """One h1, no level skipped, no inline style or script, every input labelled."""
-    levels = [level for level, _text in headings(html)]
-    assert levels.count(1) == 1, levels
-    for before, after in itertools.pairwise(levels):
-        assert after <= before + 1, levels
-    assert "style=" not in html and "<script" not in html
-    assert not re.search(r"<[^>]+\son[a-z]+=", html), "no inline event handlers"
-    for field_id in re.findall(r'<(?:input|select|textarea)[^>]*\bid="([^"]+)"', html):
-        assert f'<label for="{field_id}"' in html, field_id
-    for tag in re.findall(r"<(?:input|select|textarea)\b[^>]*>", html):
-        assert 'type="hidden"' in tag or " id=" in tag, tag
-    for table in re.findall(r"<table>.*?</table>", html, re.S):
-        assert "<caption>" in table and 'scope="col"' in table
-
-
-def post_form(client: TestClient, page: str, action: str, **fields: str) -> httpx.Response:
-    """Post ``fields`` to ``action`` as the form on ``page`` does: the CSRF token read from
-    the page, sent as a form field and not as the header ``sign_in`` set for scripts."""
-    token = csrf_of(client.get(page).text)
-    client.headers.pop("X-CSRF-Token", None)
-    response: httpx.Response = client.post(
-        action, data={"csrf_token": token, **fields}, follow_redirects=False
-    )
-    return response
-
-
-def follow(client: TestClient, response: httpx.Response) -> str:
-    """The page a 303 after a post leads to (where its message shows)."""
-    assert response.status_code == 303, response.text
-    return str(client.get(response.headers["location"]).text)
-
-
 def actions_since(services: Services, seq: int) -> list[tuple[str, str]]:
     return [(e["action"], e["actor"]) for e in services.audit.show(after=seq, limit=1000)]
 
 
 # -- the world --------------------------------------------------------------------------------
-class Clients(dict[str, TestClient]):
-    """A browser per person, signed in when first used (signing in costs a password hash)."""
-
-    def __init__(self, app: FastAPI, services: Services) -> None:
-        super().__init__()
-        self.app, self.services = app, services
-
-    def __missing__(self, name: str) -> TestClient:
-        client = TestClient(self.app, base_url="https://testserver")
-        if name != "anon":
-            sign_in(client, self.services, name)
-        self[name] = client
-        return client
-
-
 @dataclass
 class Office:
     services: Services
     recording: str
-    clients: Clients
+    clients: SignedIn
     # mina's crime request (pending: authorised managers and the DPO decide it)
     crime: Grant
     # cora's ombudsman request (pending: complaints officers and authorised managers decide)
@@ -141,14 +68,13 @@ def office(services: Services, ctx: RequestContext, call_wav: Path) -> Iterator[
     for name, role in PEOPLE.items():
         services.access.add_person(admin, name, role, PASSWORD)
     recording = record(services, ctx, call_wav, "ui-approvals-1", agent="adam")
-    clients = Clients(create_app(services), services)
+    clients = SignedIn(services)
     mina = RequestContext(actor=services.access.person("mina"), origin="test")
     cora = RequestContext(actor=services.access.person("cora"), origin="test")
     crime = services.grants.request(mina, [recording], "crime", "CRM-2026-0001", "theft report")
     ombudsman = services.grants.request(cora, [recording], "ombudsman", "LGO-2026-0001")
     yield Office(services, recording, clients, crime, ombudsman)
-    for client in clients.values():
-        client.close()
+    clients.close()
 
 
 # -- /approvals -------------------------------------------------------------------------------
@@ -158,7 +84,7 @@ def test_each_decider_sees_others_pending_requests_they_may_decide_never_their_o
     pages = {name: office.clients[name].get("/approvals") for name in ("max", "mina", "dana")}
     for response in pages.values():
         assert response.status_code == 200
-        check_page_structure(response.text)
+        checked_page(response.text)
     # max (authorised manager) may decide both purposes, and asked for neither.
     assert "Approve request by mina for CRM-2026-0001" in buttons(pages["max"].text)
     assert "Deny request by cora for LGO-2026-0001" in buttons(pages["max"].text)
@@ -256,7 +182,7 @@ def test_roles_that_may_not_decide_are_refused(office: Office, who: str) -> None
 def test_signed_out_the_page_asks_to_sign_in_first(office: Office) -> None:
     response = office.clients["anon"].get("/approvals", follow_redirects=False)
     assert response.status_code == 303
-    assert response.headers["location"] == "/signin?next=%2Fapprovals"
+    assert sent_back_to(response.headers["location"]) == "/approvals"
 
 
 # -- /requests --------------------------------------------------------------------------------
@@ -287,7 +213,7 @@ def test_my_requests_lists_every_state_newest_first_with_listen_links(office: Of
     response = office.clients["mina"].get("/requests")
     assert response.status_code == 200
     page = response.text
-    check_page_structure(page)
+    checked_page(page)
     assert headings(page)[0] == (1, "My requests")
     rows = re.findall(r"<tr>(.*?)</tr>", page.split("<tbody>")[1], re.S)
     cases = [first(r"([A-Z]{3}-2026-\d{4})", row) for row in rows]
@@ -357,7 +283,7 @@ def test_an_advisor_sees_the_requests_to_hear_their_calls_without_case_or_reason
     response = office.clients["adam"].get("/requests")
     assert response.status_code == 200
     page = response.text
-    check_page_structure(page)
+    checked_page(page)
     assert headings(page)[0] == (1, "Requests to hear your calls")
     assert "mina" in page and "cora" in page
     for hidden in ("CRM-2026-0001", "LGO-2026-0001", "theft report"):

@@ -10,106 +10,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from html.parser import HTMLParser
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
 
 from callvault.bootstrap import Services
-from callvault.context import Actor, RequestContext, system_context
+from callvault.context import Actor, RequestContext
 from callvault.db import transaction
-from callvault.web.app import create_app
 from homes import tamper
-from web_people import PASSWORD, sign_in
-
-ROLES = {
-    "adv": "advisor",
-    "tl": "team_leader",
-    "am": "authorised_manager",
-    "co": "complaints_officer",
-    "so": "safety_officer",
-    "dpo": "dpo",
-    "aud": "auditor",
-    "adm": "administrator",
-}
-
-
-class PageShape(HTMLParser):
-    """What a page's markup promises a screen reader, gathered in one pass."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.headings: list[int] = []
-        self.labelled: set[str] = set()
-        self.fields: list[str | None] = []
-        self.ids: list[str] = []
-        self.tables = self.captions = 0
-        self.unscoped_th = 0
-        self.forbidden: list[str] = []
-        self.buttons: list[str] = []
-        self._button: list[str] | None = None
-        self.rows: list[list[str]] = []
-        self._row: list[str] | None = None
-        self._cell: list[str] | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        found = dict(attrs)
-        if re.fullmatch(r"h[1-6]", tag):
-            self.headings.append(int(tag[1]))
-        if found.get("id"):
-            self.ids.append(str(found["id"]))
-        if tag == "label" and found.get("for"):
-            self.labelled.add(str(found["for"]))
-        if tag in ("input", "select", "textarea") and found.get("type") not in ("hidden",):
-            self.fields.append(found.get("id"))
-        self.tables += tag == "table"
-        self.captions += tag == "caption"
-        if tag == "th" and "scope" not in found:
-            self.unscoped_th += 1
-        self.forbidden += [name for name in found if name == "style" or name.startswith("on")]
-        if tag == "script":
-            self.forbidden.append("script")
-        if tag == "button":
-            self._button = []
-        if tag == "tr":
-            self._row = []
-        if tag in ("td", "th") and self._row is not None:
-            self._cell = []
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "button" and self._button is not None:
-            self.buttons.append(" ".join("".join(self._button).split()))
-            self._button = None
-        if tag in ("td", "th") and self._cell is not None and self._row is not None:
-            self._row.append(" ".join("".join(self._cell).split()))
-            self._cell = None
-        if tag == "tr" and self._row is not None:
-            self.rows.append(self._row)
-            self._row = None
-
-    def handle_data(self, data: str) -> None:
-        if self._button is not None:
-            self._button.append(data)
-        if self._cell is not None:
-            self._cell.append(data)
-
-
-def checked_page(html: str) -> PageShape:
-    """The page's shape, once it is checked against the accessibility rules every page
-    keeps: one h1, headings in order, a label for each field, captions and scoped header
-    cells, unique ids and button names, no inline style or script."""
-    shape = PageShape()
-    shape.feed(html)
-    assert shape.headings.count(1) == 1 and shape.headings[0] == 1, shape.headings
-    for before, after in zip(shape.headings, shape.headings[1:], strict=False):
-        assert after <= before + 1, f"heading h{after} after h{before}"
-    assert all(field and field in shape.labelled for field in shape.fields), shape.fields
-    assert shape.tables == shape.captions and shape.unscoped_th == 0
-    assert len(shape.ids) == len(set(shape.ids)), shape.ids
-    assert len(shape.buttons) == len(set(shape.buttons)), shape.buttons
-    assert shape.forbidden == []
-    return shape
+from web_pages import ROLES, browser_for, checked_page, sent_back_to
 
 
 def entry_rows(html: str) -> list[list[str]]:
@@ -117,35 +27,16 @@ def entry_rows(html: str) -> list[list[str]]:
     return [row for row in checked_page(html).rows if row and row[0].isdigit()]
 
 
-def add_people(services: Services, *names: str) -> None:
-    """The people ``names`` (keys of ROLES), each added once: a password hash costs time."""
-    existing = {row["user"] for row in services.access.list_users()}
-    for name in names:
-        if name not in existing:
-            services.access.add_person(system_context("test"), name, ROLES[name], PASSWORD)
-
-
 @pytest.fixture
 def people(services: Services) -> Services:
-    """The home; ``signed_in`` adds whoever signs in, ``add_people`` anyone else."""
+    """The home; ``browser_for`` adds whoever signs in."""
     return services
 
 
 @pytest.fixture
 def client(people: Services) -> Iterator[TestClient]:
-    with TestClient(
-        create_app(people), base_url="https://testserver", follow_redirects=False
-    ) as made:
+    with browser_for(people, None) as made:
         yield made
-
-
-def signed_in(services: Services, name: str) -> TestClient:
-    add_people(services, name)
-    browser = TestClient(
-        create_app(services), base_url="https://testserver", follow_redirects=False
-    )
-    sign_in(browser, services, name)
-    return browser
 
 
 def write_entries(
@@ -161,7 +52,7 @@ def write_entries(
 
 def test_only_auditors_and_the_dpo_see_the_audit_pages(people: Services) -> None:
     for name in ROLES:
-        browser = signed_in(people, name)
+        browser = browser_for(people, name)
         for path, action in (("/audit", "audit:read"), ("/audit/verify", "audit:verify")):
             before = people.audit.count()
             answer = browser.get(path)
@@ -177,14 +68,6 @@ def test_only_auditors_and_the_dpo_see_the_audit_pages(people: Services) -> None
                 name,
                 action,
             )
-
-
-def sent_back_to(location: str) -> str:
-    """Where a sign-in redirect's ``next`` returns to after signing in."""
-    parts = urlsplit(location)
-    assert parts.path == "/signin"
-    (back,) = parse_qs(parts.query)["next"]
-    return back
 
 
 def test_anonymous_visitors_are_sent_to_sign_in(client: TestClient) -> None:
@@ -205,7 +88,7 @@ def test_entries_newest_first_in_uk_time_and_the_reading_audited(
             "callvault.audit.service.utc_now_iso", lambda: "2026-06-30T23:30:00.000000+00:00"
         )
         write_entries(people, 1, who="carol", action="recording.played")
-    browser = signed_in(people, "aud")
+    browser = browser_for(people, "aud")
     answer = browser.get("/audit")
     assert answer.status_code == 200
     assert answer.headers["cache-control"] == "no-store"
@@ -247,7 +130,7 @@ def test_filters_by_actor_action_object_and_uk_days(
             patched.setattr("callvault.audit.service.utc_now_iso", lambda when=when: when)
             write_entries(people, 2, who=who, action="recording.played")
     write_entries(people, 1, who="carol", action="recordings.searched")
-    browser = signed_in(people, "dpo")
+    browser = browser_for(people, "dpo")
 
     def shown(**query: str) -> list[list[str]]:
         answer = browser.get("/audit", params=query)
@@ -279,7 +162,7 @@ def test_filters_by_actor_action_object_and_uk_days(
 
 def test_older_and_newer_pages(people: Services) -> None:
     write_entries(people, 120)
-    browser = signed_in(people, "aud")
+    browser = browser_for(people, "aud")
     first = browser.get("/audit", params={"actor": "alice"})
     rows = entry_rows(first.text)
     assert len(rows) == 50 and "Newer entries" not in first.text
@@ -307,7 +190,8 @@ def test_older_and_newer_pages(people: Services) -> None:
 @pytest.mark.parametrize(
     ("query", "field", "says"),
     [
-        ({"from": "01/07/2026"}, "from", "from must be a date such as 2026-11-01"),
+        ({"from": "01/07/2026"}, "from", "from must be a real date, like 2026-11-28"),
+        ({"to": "9999-12-31"}, "to", "to must be a real date, like 2026-11-28"),
         ({"from": "2026-07-02", "to": "2026-07-01"}, "from", "from must not be after to"),
         ({"actor": "a" * 65}, "actor", "actor is longer than 64 characters"),
         ({"before": "-3"}, "before", "before must be an entry number"),
@@ -316,13 +200,13 @@ def test_older_and_newer_pages(people: Services) -> None:
 def test_bad_filters_name_the_field_and_read_nothing(
     people: Services, query: dict[str, str], field: str, says: str
 ) -> None:
-    browser = signed_in(people, "aud")
+    browser = browser_for(people, "aud")
     before = people.audit.count()
     answer = browser.get("/audit", params=query)
     assert answer.status_code == 422
     assert says in answer.text
     checked_page(answer.text)
-    if field in ("from", "actor"):
+    if field in ("from", "to", "actor"):
         assert f'<p class="field-error" id="filter-{field}-error">' in answer.text
         assert re.search(rf'id="filter-{field}"[^>]*aria-invalid="true"', answer.text)
     assert "<table" not in answer.text
@@ -330,7 +214,7 @@ def test_bad_filters_name_the_field_and_read_nothing(
 
 
 def test_verification_reports_an_intact_chain(people: Services) -> None:
-    browser = signed_in(people, "aud")
+    browser = browser_for(people, "aud")
     answer = browser.get("/audit/verify")
     assert answer.status_code == 200
     checked_page(answer.text)
@@ -347,7 +231,7 @@ def test_verification_reports_an_intact_chain(people: Services) -> None:
 def test_verification_finds_a_row_altered_in_the_database(people: Services) -> None:
     write_entries(people, 5, who="alice")
     target = people.audit.show(actor="alice", limit=1)[0]["seq"]
-    browser = signed_in(people, "dpo")
+    browser = browser_for(people, "dpo")
     assert "Chain intact" in browser.get("/audit/verify").text
     # Someone with database access rewrites who did it; the page must notice.
     tamper(
@@ -369,7 +253,7 @@ def test_verification_finds_a_row_altered_in_the_database(people: Services) -> N
 
 
 def test_verification_finds_entries_cut_off_the_end(people: Services) -> None:
-    browser = signed_in(people, "aud")  # before the cut: signing in appends to the trail
+    browser = browser_for(people, "aud")  # before the cut: signing in appends to the trail
     write_entries(people, 3)
     last = people.audit.count()
     tamper(people, f"DELETE FROM audit_log WHERE seq = {last}")
@@ -387,5 +271,5 @@ def test_times_show_in_uk_winter_time_too(
             lambda: datetime(2026, 1, 15, 9, 5, tzinfo=UTC).isoformat(timespec="microseconds"),
         )
         write_entries(people, 1, who="winter")
-    rows = entry_rows(signed_in(people, "aud").get("/audit", params={"actor": "winter"}).text)
+    rows = entry_rows(browser_for(people, "aud").get("/audit", params={"actor": "winter"}).text)
     assert [row[1] for row in rows] == ["2026-01-15 09:05:00"]

@@ -22,11 +22,10 @@ from callvault.retention.holding import held_ids, holds_covering
 from callvault.retention.holds import Hold
 from callvault.retention.purge import RetentionService
 from callvault.retention.store import holds
-from callvault.web.app import create_app
-from web.test_ui_approvals import (
-    Clients,
+from web_pages import (
+    SignedIn,
     buttons,
-    check_page_structure,
+    checked_page,
     csrf_of,
     follow,
     headings,
@@ -50,7 +49,7 @@ CALLER_DIGITS = ("07700 900123", "7700900123")
 @dataclass
 class Register:
     services: Services
-    clients: Clients
+    clients: SignedIn
     recordings: list[str]
 
     def person(self, name: str) -> RequestContext:
@@ -114,10 +113,9 @@ def register(services: Services, ctx: RequestContext, call_wav: Path) -> Iterato
     for name, role in PEOPLE.items():
         services.access.add_person(admin, name, role, PASSWORD)
     made = [record(services, ctx, call_wav, f"ui-holds-{n}") for n in range(3)]
-    clients = Clients(create_app(services), services)
+    clients = SignedIn(services)
     yield Register(services, clients, made)
-    for client in clients.values():
-        client.close()
+    clients.close()
 
 
 # -- /holds -----------------------------------------------------------------------------------
@@ -134,7 +132,7 @@ def test_keepers_see_the_register_with_its_forms_auditors_read_only(register: Re
         response = register.clients[who].get("/holds")
         assert response.status_code == 200, who
         page = response.text
-        check_page_structure(page)
+        checked_page(page)
         assert headings(page)[:2] == [(1, "Legal holds"), (2, "Active holds")]
         assert "LGO-2026-0007" in page and "Ombudsman investigation" in page
         assert "stage 2" in page and f'href="/recordings/{first}"' in page
@@ -238,7 +236,7 @@ def test_bad_input_names_the_field_keeps_what_was_entered_and_changes_nothing(
     )
     assert response.status_code == 422
     page = response.text
-    check_page_structure(page)
+    checked_page(page)
     assert headings(page)[:2] == [(1, "Place a hold"), (2, "There is a problem")]
     summary = page.split('class="error-summary"')[1].split("</div>")[0]
     assert f'href="#{field}"' in summary and says in text_of(summary)
@@ -391,7 +389,7 @@ def test_the_outlook_lists_exactly_what_the_purge_would_delete_and_marks_holds(
     response = client.get("/retention?within=30")
     assert response.status_code == 200
     page = response.text
-    check_page_structure(page)
+    checked_page(page)
     listed = _listed(page)
     # Soonest date first; the 60-day one is outside the window, the fresh call a year away.
     assert list(listed) == [

@@ -27,9 +27,10 @@ from callvault.access.grants import Grant, GrantService
 from callvault.bootstrap import Services
 from callvault.context import RequestContext, system_context
 from callvault.web.app import create_app
-from callvault.web.pages.listen import LONDON, clock, local_time
+from callvault.web.pages.when import duration_text, when_text
 from homes import worker_context
 from speech_corpus import short_clip, tools_missing
+from web_pages import BASE_URL, sent_back_to
 from web_people import PASSWORD, sign_in
 
 PEOPLE = {
@@ -48,7 +49,7 @@ class Home:
     recording: str
 
     def client(self, name: str | None = None) -> TestClient:
-        client = TestClient(self.app, base_url="https://testserver", follow_redirects=False)
+        client = TestClient(self.app, base_url=BASE_URL, follow_redirects=False)
         if name is not None:
             sign_in(client, self.services, name)
         return client
@@ -157,7 +158,7 @@ def test_page_for_an_approved_grant_shows_player_transcript_and_muted_spans(
     assert_csp_clean(html)
     assert html.count("<h1>") == 1 and "<h1>Listen: Cleaner Greener" in html
     assert "Complaint investigation" in html and "CMP-2026-0101" in html
-    assert local_time(grant.expires_at) in html
+    assert when_text(grant.expires_at) in html
     assert '<audio id="player" controls preload="none"' in html
     assert '<canvas id="waveform"' in html
     assert attr(html, "listen", "data-audio-url") == (
@@ -202,7 +203,9 @@ def test_page_for_an_approved_grant_shows_player_transcript_and_muted_spans(
     assert spans, redacted
     start, end, kind, speaker, label = spans[0]
     assert (kind, speaker) == ("NAME", "caller")
-    assert label == f"Name, caller, {clock(float(start))}\u2013{clock(float(end), up=True)}"
+    assert label == (
+        f"Name, caller, {duration_text(float(start))}\u2013{duration_text(float(end), up=True)}"
+    )
     assert float(start) < float(end)
     assert attr(redacted, "switch-rendition", "href") == listen_path(
         home.recording, grant.id, "original"
@@ -238,12 +241,25 @@ def test_no_transcript_yet(unprocessed: Home) -> None:
     assert 'id="switch-rendition"' not in html
 
 
-def test_times_are_london_time_and_lengths_m_ss() -> None:
-    assert local_time("2026-11-28T16:05:00+00:00") == "28 Nov 2026, 16:05"  # GMT
-    assert local_time("2026-07-01T08:30:00.123456+00:00") == "1 Jul 2026, 09:30"  # BST
-    assert clock(0) == "0:00" and clock(42.9) == "0:42" and clock(57.2, up=True) == "0:58"
-    assert clock(3725) == "62:05"
-    assert LONDON.key == "Europe/London"
+def test_the_length_reads_as_the_players_clock(
+    unprocessed: Home, ctx: RequestContext, tmp_path: Path
+) -> None:
+    """A call of 2.7 s: an audio element's clock shows 0:02 (whole seconds, rounded down),
+    so the page says so too, and so does the recording's own page."""
+    home = unprocessed
+    wav = make_call_audio(tmp_path / "short.wav", seconds=2.7)
+    recording = record(home.services, ctx, wav, "listen-short")
+    assert home.services.catalog.get(recording).duration_s == pytest.approx(2.7)
+    grant = home.services.grants.request(
+        RequestContext(actor=home.services.access.person("cora"), origin="test"),
+        [recording], "complaint", "CMP-2026-0112",
+    )  # fmt: skip
+    cora = home.client("cora")
+    html = cora.get(listen_path(recording, grant.id)).text
+    assert "<dt>Length</dt><dd>0:02</dd>" in html
+    assert attr(html, "listen", "data-duration") == "2.7"
+    details = cora.get(f"/recordings/{recording}").text
+    assert re.search(r"<dt>Duration</dt>\s*<dd>0:02</dd>", details)
 
 
 # -- refusals -------------------------------------------------------------------------------
@@ -307,7 +323,7 @@ def test_roles_and_sign_in(unprocessed: Home) -> None:
     # Signed out: to the sign-in page, coming back here afterwards.
     response = home.client().get(path)
     assert response.status_code == 303
-    assert response.headers["location"].startswith("/signin?next=%2Frecordings%2F")
+    assert sent_back_to(response.headers["location"]) == path
     # An advisor never hears recordings: refused by the action check, audited.
     adam = home.client("adam")
     before = home.services.audit.count()

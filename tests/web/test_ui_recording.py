@@ -8,14 +8,11 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from html import unescape
-from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from fastapi.testclient import TestClient
 
 from access.access_helpers import record
 from callvault.access.actions import ACTIONS
@@ -23,8 +20,8 @@ from callvault.access.grants import GrantService
 from callvault.access.store import grants as grants_table
 from callvault.bootstrap import Services
 from callvault.context import RequestContext, system_context
-from callvault.web.app import create_app
-from web_people import PASSWORD, sign_in
+from web_pages import SignedIn, checked_page, csrf_of, headings, post_form, tag_of, text_of
+from web_people import PASSWORD
 
 PEOPLE = {
     "cora": "complaints_officer",
@@ -39,15 +36,6 @@ SECTIONS = ["Details", "Why it was recorded", "Retention and holds", "Audit trai
 
 
 # -- reading pages as a browser would ---------------------------------------------------------
-def text_of(fragment: str) -> str:
-    return " ".join(unescape(re.sub(r"<[^>]+>", " ", fragment)).split())
-
-
-def headings(html: str) -> list[tuple[int, str]]:
-    return [(int(level), text_of(inner))
-            for level, inner in re.findall(r"<h([1-6])[^>]*>(.*?)</h\1>", html, re.S)]  # fmt: skip
-
-
 def section(html: str, heading_id: str) -> str:
     found = re.search(rf'<section aria-labelledby="{heading_id}">(.*?)</section>', html, re.S)
     return found.group(1) if found else ""
@@ -58,58 +46,7 @@ def facts(html: str) -> dict[str, str]:
             for term, value in re.findall(r"<dt>(.*?)</dt><dd>(.*?)</dd>", html, re.S)}  # fmt: skip
 
 
-def tag_of(html: str, element_id: str) -> str:
-    found = re.search(rf'<(?:input|select|textarea)\b[^>]*\bid="{element_id}"[^>]*>', html)
-    assert found, element_id
-    return found.group(0)
-
-
-def csrf_of(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert found, "the page has no form carrying the session's CSRF token"
-    return found.group(1)
-
-
-def check_page_structure(html: str) -> None:
-    """One h1, no level skipped, no inline style or script, every field labelled, tables
-    captioned with column headers."""
-    levels = [level for level, _ in headings(html)]
-    assert levels.count(1) == 1, levels
-    for before, after in pairwise(levels):
-        assert after <= before + 1, levels
-    assert "style=" not in html and "<script" not in html
-    assert not re.search(r"<[^>]+\son[a-z]+=", html), "no inline event handlers"
-    for field_id in re.findall(r'<(?:input|select|textarea)[^>]*\bid="([^"]+)"', html):
-        assert f'<label for="{field_id}"' in html, field_id
-    for described in re.findall(r'aria-describedby="([^"]+)"', html):
-        for target in described.split():
-            assert f'id="{target}"' in html, target
-    for table in re.findall(r"<table>.*?</table>", html, re.S):
-        assert "<caption>" in table and 'scope="col"' in table
-
-
 # -- the world --------------------------------------------------------------------------------
-class SignedIn(dict[str, TestClient]):
-    """A browser per person, signed in on first use (signing in hashes a password), so a
-    test pays only for the people it needs; "anon" is nobody."""
-
-    def __init__(self, services: Services) -> None:
-        super().__init__()
-        self.services, self.app = services, create_app(services)
-
-    def __missing__(self, who: str) -> TestClient:
-        client = TestClient(self.app, base_url="https://testserver")
-        if who != "anon":
-            sign_in(client, self.services, who)
-        self[who] = client
-        return client
-
-    def sign_in(self, *people: str) -> None:
-        """Sign ``people`` in now, so their sign-in is not among what a test counts."""
-        for who in people:
-            self.__getitem__(who)
-
-
 @dataclass
 class World:
     services: Services
@@ -132,15 +69,8 @@ class World:
 
     def ask(self, who: str, recording_id: str | None = None, **fields: str) -> httpx.Response:
         """Post the request form as a browser does: the token as a field, not a header."""
-        client = self.clients[who]
-        token = csrf_of(self.page(who, recording_id).text)
-        client.headers.pop("X-CSRF-Token", None)
-        response: httpx.Response = client.post(
-            f"/recordings/{recording_id or self.parking}/request",
-            data={"csrf_token": token, **fields},
-            follow_redirects=False,
-        )
-        return response
+        page = f"/recordings/{recording_id or self.parking}"
+        return post_form(self.clients[who], page, f"{page}/request", **fields)
 
 
 @pytest.fixture
@@ -156,8 +86,7 @@ def world(services: Services, ctx: RequestContext, call_wav: Path) -> Iterator[W
     care = record(services, ctx, call_wav, "rp-2", dialled=ADULT_CARE, agent="agent-22")
     clients = SignedIn(services)
     yield World(services, clients, parking, care)
-    for client in clients.values():
-        client.close()
+    clients.close()
 
 
 # -- the page ---------------------------------------------------------------------------------
@@ -167,7 +96,7 @@ def test_the_page_shows_the_recording_in_its_sections_and_is_audited(world: Worl
     response = world.page("cora")
     assert response.status_code == 200
     html = response.text
-    check_page_structure(html)
+    checked_page(html)
     assert headings(html)[0] == (1, "Parking call, 20 Nov 2026, 14:05")
     assert [text for level, text in headings(html) if level == 2] == SECTIONS
     details = facts(section(html, "details"))
@@ -195,12 +124,17 @@ def test_the_page_shows_the_recording_in_its_sections_and_is_audited(world: Worl
     assert world.services.audit.verify().ok
 
 
+def trail_rows(html: str) -> list[list[str]]:
+    """The trail's body rows: [when, who, action, purpose, case reference]."""
+    trail = section(html, "trail")
+    return [[text_of(cell) for cell in re.findall(r"<td>(.*?)</td>", row, re.S)]
+            for row in re.findall(r"<tr>(.*?)</tr>", trail, re.S)[1:]]  # fmt: skip
+
+
 def test_the_trail_lists_the_recordings_own_entries_latest_first(world: World) -> None:
     world.page("dana")
     html = world.page("cora").text
-    trail = section(html, "trail")
-    rows = [[text_of(cell) for cell in re.findall(r"<td>(.*?)</td>", row, re.S)]
-            for row in re.findall(r"<tr>(.*?)</tr>", trail, re.S)[1:]]  # fmt: skip
+    rows = trail_rows(html)
     assert [(row[1], row[2]) for row in rows] == [
         ("cora", "Details viewed"),
         ("dana", "Details viewed"),
@@ -208,6 +142,67 @@ def test_the_trail_lists_the_recordings_own_entries_latest_first(world: World) -
     ]
     # Another recording's entries are not this one's trail.
     assert len(rows) == 3
+
+
+def test_the_trail_shows_who_asked_to_hear_it_and_who_decided(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Requests are audited under the grant's id: the trail finds them by the grants that
+    cover the recording, and names their purpose and their steps in words."""
+    services = world.services
+    services.access.add_person(system_context("test"), "mina", "authorised_manager", PASSWORD)
+    cora, mina = (RequestContext(actor=services.access.person(who), origin="test")
+                  for who in ("cora", "mina"))  # fmt: skip
+    withdrawn = services.grants.request(cora, [world.parking], "ombudsman", "LGO-2026-0003")
+    services.grants.approve(mina, withdrawn.id)
+    services.grants.revoke(cora, withdrawn.id, "asked by mistake")
+    denied = services.grants.request(cora, [world.parking], "ombudsman", "LGO-2026-0004")
+    services.grants.deny(mina, denied.id)
+    # A purpose without a second approver approves itself, said as such.
+    services.grants.request(cora, [world.parking], "complaint", "CMP-2026-0006")
+    # A grant for another recording alone is not this one's.
+    services.grants.request(cora, [world.care], "complaint", "CMP-2026-0005")
+    world.clients.sign_in("cora")
+    before = world.services.audit.count()
+    html = world.page("cora").text
+    checked_page(html)
+    ombudsman, complaint = "Ombudsman investigation", "Complaint investigation"
+    assert [row[1:] for row in trail_rows(html)] == [
+        ["cora", "Details viewed", "", ""],
+        ["cora", "Approved automatically", complaint, "CMP-2026-0006"],
+        ["cora", "Access requested", complaint, "CMP-2026-0006"],
+        ["mina", "Denied", ombudsman, "LGO-2026-0004"],
+        ["cora", "Access requested", ombudsman, "LGO-2026-0004"],
+        ["cora", "Withdrawn", ombudsman, "LGO-2026-0003"],
+        ["mina", "Approved", ombudsman, "LGO-2026-0003"],
+        ["cora", "Access requested", ombudsman, "LGO-2026-0003"],
+        ["system:test", "Stored", "", ""],
+    ]
+    # Reading it is audited, naming the grants whose entries it showed.
+    (trail_read,) = [e for e in world.entries(before) if e["action"] == "audit.read"]
+    assert trail_read["details"]["object"] == world.parking
+    assert len(trail_read["details"]["grants"]) == 3
+    assert {withdrawn.id, denied.id} < set(trail_read["details"]["grants"])
+    # The page shows the latest entries, and says how many there are in all.
+    monkeypatch.setattr("callvault.web.pages.recording.TRAIL_SHOWN", 3)
+    html = world.page("cora").text
+    assert [row[2] for row in trail_rows(html)] == [
+        "Details viewed",
+        "Details viewed",
+        "Approved automatically",
+    ]
+    assert "(the latest 3 of 10)" in section(html, "trail")
+
+
+def test_latest_about_reads_the_newest_entries_of_several_objects(world: World) -> None:
+    audit = world.services.audit
+    entries, total = audit.latest_about([world.parking, world.care, world.care], 1)
+    assert total == 2 and [e["object_id"] for e in entries] == [world.care]
+    both, _ = audit.latest_about([world.care, world.parking], 10)
+    assert [e["object_id"] for e in both] == [world.care, world.parking]
+    assert [e["seq"] for e in both] == sorted((e["seq"] for e in both), reverse=True)
+    assert audit.latest_about([], 10) == ([], 0)
+    assert audit.latest_about(["f" * 32], 10) == ([], 0)
 
 
 def test_the_trail_shows_only_to_roles_that_may_read_it(
@@ -296,7 +291,7 @@ def test_a_request_for_a_purpose_without_second_approval_is_approved(world: Worl
     assert [e["action"] for e in requested] == ["access.requested", "access.approved"]
     assert requested[0]["purpose"] == "complaint" and requested[0]["case_ref"] == "CMP-2026-0007"
     html = world.clients["cora"].get(response.headers["location"]).text
-    check_page_structure(html)
+    checked_page(html)
     assert (
         'role="status">Access requested for Complaint investigation (CMP-2026-0007): approved'
         in (html)
@@ -349,7 +344,7 @@ def test_a_bad_request_is_shown_beside_its_field_and_changes_nothing(world: Worl
         response = world.ask("cora", **fields)
         assert response.status_code == status, fields
         html = response.text
-        check_page_structure(html)
+        checked_page(html)
         assert 'class="error-summary" role="alert"' in html and f'<a href="#{field}">' in html
         assert 'aria-invalid="true"' in tag_of(html, field), fields
         error = re.search(rf'<p class="field-error" id="{field}-error">(.*?)</p>', html, re.S)

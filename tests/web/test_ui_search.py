@@ -8,14 +8,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from html import unescape
-from itertools import pairwise
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
-from fastapi.testclient import TestClient
 
 from access.access_helpers import record
 from audiofixtures import make_call_audio
@@ -23,9 +21,9 @@ from callvault.bootstrap import Services
 from callvault.catalog.fulltext import Segment, index_segments
 from callvault.context import RequestContext, system_context
 from callvault.db import transaction
-from callvault.web.app import create_app
 from callvault.web.pages import search as search_page
-from web_people import PASSWORD, sign_in
+from web_pages import SignedIn, checked_page, sent_back_to, tag_of, text_of
+from web_people import PASSWORD
 
 LONDON = ZoneInfo("Europe/London")
 PEOPLE = {
@@ -38,11 +36,6 @@ PARKING, ADULT_CARE, REPAIRS = "020 7371 5678", "0800 145 6095", "0800 023 4499"
 
 
 # -- reading pages as a browser would ---------------------------------------------------------
-def text_of(fragment: str) -> str:
-    """What a screen reader reads of ``fragment``: tags dropped, spaces collapsed."""
-    return " ".join(unescape(re.sub(r"<[^>]+>", " ", fragment)).split())
-
-
 def table_of(html: str) -> str:
     table = re.search(r"<table>.*?</table>", html, re.S)
     return table.group(0) if table else ""
@@ -70,52 +63,7 @@ def link(html: str, text: str) -> str | None:
     return unescape(found.group(1)) if found else None
 
 
-def tag_of(html: str, element_id: str) -> str:
-    found = re.search(rf'<(?:input|select|textarea)\b[^>]*\bid="{element_id}"[^>]*>', html)
-    assert found, element_id
-    return found.group(0)
-
-
-def check_page_structure(html: str) -> None:
-    """One h1, no level skipped, no inline style or script, every field labelled, tables
-    captioned with column headers."""
-    levels = [int(level) for level in re.findall(r"<h([1-6])[^>]*>", html)]
-    assert levels.count(1) == 1, levels
-    for before, after in pairwise(levels):
-        assert after <= before + 1, levels
-    assert "style=" not in html and "<script" not in html
-    assert not re.search(r"<[^>]+\son[a-z]+=", html), "no inline event handlers"
-    for field_id in re.findall(r'<(?:input|select|textarea)[^>]*\bid="([^"]+)"', html):
-        assert f'<label for="{field_id}"' in html, field_id
-    for described in re.findall(r'aria-describedby="([^"]+)"', html):
-        for target in described.split():
-            assert f'id="{target}"' in html, target
-    for table in re.findall(r"<table>.*?</table>", html, re.S):
-        assert "<caption>" in table and 'scope="col"' in table
-
-
 # -- the world --------------------------------------------------------------------------------
-class SignedIn(dict[str, TestClient]):
-    """A browser per person, signed in on first use (signing in hashes a password), so a
-    test pays only for the people it needs; "anon" is nobody."""
-
-    def __init__(self, services: Services) -> None:
-        super().__init__()
-        self.services, self.app = services, create_app(services)
-
-    def __missing__(self, who: str) -> TestClient:
-        client = TestClient(self.app, base_url="https://testserver")
-        if who != "anon":
-            sign_in(client, self.services, who)
-        self[who] = client
-        return client
-
-    def sign_in(self, *people: str) -> None:
-        """Sign ``people`` in now, so their sign-in is not among what a test counts."""
-        for who in people:
-            self.__getitem__(who)
-
-
 @dataclass
 class World:
     services: Services
@@ -172,8 +120,7 @@ def world(services: Services, ctx: RequestContext, tmp_path: Path) -> Iterator[W
            for call_id, (audio, meta) in calls.items()}  # fmt: skip
     clients = SignedIn(services)
     yield World(services, clients, ids)
-    for client in clients.values():
-        client.close()
+    clients.close()
 
 
 def _search(world: World, who: str, **query: str) -> tuple[int, str]:
@@ -185,7 +132,7 @@ def _search(world: World, who: str, **query: str) -> tuple[int, str]:
 def test_the_form_alone_runs_no_search(world: World) -> None:
     status, html = _search(world, "cora")
     assert status == 200
-    check_page_structure(html)
+    checked_page(html)
     assert 'method="get" action="/recordings"' in html
     for field in search_page.FIELDS:
         assert f'name="{field}"' in html, field
@@ -195,7 +142,7 @@ def test_the_form_alone_runs_no_search(world: World) -> None:
 def test_search_shows_only_what_the_role_may_see_and_is_audited(world: World) -> None:
     status, html = _search(world, "cora", line="", caller="")
     assert status == 200
-    check_page_structure(html)
+    checked_page(html)
     assert set(result_ids(html)) == set(world.ids.values())
     assert "+447700900123" in html and "Adult Social Care" in text_of(html)
     (entry,) = world.searches()
@@ -226,7 +173,7 @@ def test_roles_without_recording_access_are_refused_and_audited(world: World) ->
 def test_signed_out_is_sent_to_sign_in(world: World) -> None:
     response = world.clients["anon"].get("/recordings?line=parking", follow_redirects=False)
     assert response.status_code == 303
-    assert response.headers["location"].startswith("/signin?next=")
+    assert sent_back_to(response.headers["location"]) == "/recordings?line=parking"
     assert not world.searches()
 
 
@@ -345,7 +292,7 @@ def test_bad_input_names_the_field_and_runs_no_search(world: World) -> None:
     for query, field, says in BAD_INPUT:
         status, html = _search(world, "cora", **query)
         assert status == 422, query
-        check_page_structure(html)
+        checked_page(html)
         assert 'class="error-summary" role="alert"' in html, query
         assert f'<a href="#{field}">' in html, query
         tag = tag_of(html, field)

@@ -17,29 +17,20 @@ from callvault.bootstrap import Services
 from callvault.context import RequestContext, system_context
 from callvault.web.app import create_app
 from callvault.web.pages.render import local_path
+from web_pages import BASE_URL, csrf_of, form_token
 from web_people import PASSWORD, current_code
-
-_TOKEN = re.compile(r'name="csrf_token" value="([^"]*)"')
 
 
 @pytest.fixture
 def browser(services: Services, ctx: RequestContext) -> TestClient:
     services.access.add_person(ctx, "adam", "advisor", PASSWORD)
     services.access.add_person(ctx, "cora", "complaints_officer", PASSWORD)
-    return TestClient(create_app(services), base_url="https://testserver", follow_redirects=False)
-
-
-def _form_token(browser: TestClient, path: str) -> str:
-    page = browser.get(path)
-    assert page.status_code == 200, page.text
-    found = _TOKEN.search(page.text)
-    assert found is not None and found.group(1), "the page has no CSRF token field"
-    return found.group(1)
+    return TestClient(create_app(services), base_url=BASE_URL, follow_redirects=False)
 
 
 def _sign_in(browser: TestClient, username: str, code: str = "", next_path: str = "/") -> str:
     """Posts the sign-in form; returns where the browser was sent (the Location)."""
-    token = _form_token(browser, f"/signin?next={next_path}")
+    token = form_token(browser, f"/signin?next={next_path}")
     answer = browser.post(
         "/signin",
         data={"csrf_token": token, "username": username, "password": PASSWORD,
@@ -58,10 +49,9 @@ def test_sign_in_through_the_form_then_out(browser: TestClient, services: Servic
     nav = re.search(r'<nav aria-label="Main">(.*?)</nav>', home.text, re.S)
     assert nav is not None
     assert re.findall(r'href="([^"]+)"', nav.group(1)) == ["/requests"]
-    token = _TOKEN.search(home.text)
-    assert token is not None
+    token = csrf_of(home.text)
     before = services.audit.count()
-    out = browser.post("/signout", data={"csrf_token": token.group(1)})
+    out = browser.post("/signout", data={"csrf_token": token})
     assert out.status_code == 303 and out.headers["location"] == "/signin"
     assert services.audit.show(after=before, limit=5)[0]["action"] == "signout"
     # The session is gone on the server: the start page is the signed-out one again, and
@@ -74,7 +64,7 @@ def test_sign_in_through_the_form_then_out(browser: TestClient, services: Servic
 
 def test_listener_needs_the_one_time_code(browser: TestClient, services: Services) -> None:
     secret = SignInService.for_services(services).enrol_totp(system_context("test"), "cora")
-    token = _form_token(browser, "/signin")
+    token = form_token(browser, "/signin")
     before = services.audit.count()
     refused = browser.post(
         "/signin", data={"csrf_token": token, "username": "cora", "password": PASSWORD}
@@ -92,7 +82,7 @@ def test_sign_in_form_refuses_a_post_without_its_token(
 ) -> None:
     """Login CSRF: another site can post the fields but not make the browser send the
     sign-in cookie, so a post whose token does not match the cookie signs nobody in."""
-    _form_token(browser, "/signin")  # the browser holds a sign-in cookie...
+    form_token(browser, "/signin")  # the browser holds a sign-in cookie...
     before = services.audit.count()
     forged = browser.post(
         "/signin", data={"csrf_token": "forged", "username": "adam", "password": PASSWORD}
@@ -106,7 +96,7 @@ def test_sign_in_form_refuses_a_post_without_its_token(
 
 
 def test_wrong_password_names_no_field_and_keeps_the_username(browser: TestClient) -> None:
-    token = _form_token(browser, "/signin")
+    token = form_token(browser, "/signin")
     answer = browser.post(
         "/signin", data={"csrf_token": token, "username": "adam", "password": "not it at all"}
     )
@@ -140,7 +130,7 @@ def test_a_refused_page_is_a_page_and_audited(browser: TestClient, services: Ser
     assert entry["action"] == "access.refused" and entry["actor"] == "adam"
 
 
-def test_signing_out_needs_the_form_token(browser: TestClient, services: Services) -> None:
+def test_signing_out_needs_theform_token(browser: TestClient, services: Services) -> None:
     _sign_in(browser, "adam")
     for data in ({}, {"csrf_token": "wrong"}):
         before = services.audit.count()

@@ -20,10 +20,17 @@ from callvault.bootstrap import Services
 from callvault.context import RequestContext, system_context
 from callvault.db import transaction
 from callvault.web.app import create_app
-from web.test_ui_audit import ROLES, add_people, checked_page, sent_back_to
-from web_people import PASSWORD, current_code, sign_in
-
-_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+from web_pages import (
+    BASE_URL,
+    ROLES,
+    add_people,
+    browser_for,
+    checked_page,
+    csrf_of,
+    form_token,
+    sent_back_to,
+)
+from web_people import PASSWORD, current_code
 
 
 @pytest.fixture
@@ -33,30 +40,10 @@ def people(services: Services) -> Services:
     return services
 
 
-def browser_for(services: Services, name: str | None) -> TestClient:
-    """A browser signed in as ``name`` (None: nobody) that posts forms, not API calls."""
-    browser = TestClient(
-        create_app(services), base_url="https://testserver", follow_redirects=False
-    )
-    if name is not None:
-        add_people(services, name)
-        sign_in(browser, services, name)
-        browser.headers.pop("X-CSRF-Token")  # the form field must carry the token
-    return browser
-
-
 @pytest.fixture
 def admin(people: Services) -> Iterator[TestClient]:
     with browser_for(people, "adm") as browser:
         yield browser
-
-
-def form_token(browser: TestClient, path: str = "/users") -> str:
-    page = browser.get(path)
-    assert page.status_code == 200, page.text
-    found = _TOKEN.search(page.text)
-    assert found is not None
-    return found.group(1)
 
 
 def account_names(services: Services) -> set[str]:
@@ -69,7 +56,7 @@ def newest(services: Services) -> dict[str, Any]:
 
 def api_sign_in(services: Services, username: str, password: str, code: str | None = None) -> int:
     """The status of a sign-in through the session API, on a fresh client."""
-    with TestClient(create_app(services), base_url="https://testserver") as fresh:
+    with TestClient(create_app(services), base_url=BASE_URL) as fresh:
         body = {"username": username, "password": password} | ({"totp": code} if code else {})
         return int(fresh.post("/api/v1/session", json=body).status_code)
 
@@ -92,11 +79,9 @@ def test_only_administrators_manage_users(people: Services) -> None:
         assert answer.status_code == 403 and "<h1>Not allowed</h1>" in answer.text
         assert people.audit.show(after=before)[0]["object_id"] == "users:manage"
         # A post is refused too, with the right token and all.
-        token = _TOKEN.search(answer.text)
-        assert token is not None
         posted = browser.post(
             "/users",
-            data={"csrf_token": token.group(1), "username": f"by-{name}", "role": "advisor"},
+            data={"csrf_token": csrf_of(answer.text), "username": f"by-{name}", "role": "advisor"},
         )
         assert posted.status_code == 403
     assert not {f"by-{name}" for name in ROLES} & account_names(people)
@@ -141,7 +126,7 @@ def test_the_list_shows_each_accounts_state(people: Services, admin: TestClient)
 
 # -- adding people and service accounts -----------------------------------------------------------
 def test_add_a_person_shows_the_first_password_once(people: Services, admin: TestClient) -> None:
-    token = form_token(admin)
+    token = form_token(admin, "/users")
     answer = admin.post(
         "/users", data={"csrf_token": token, "username": "newbie", "role": "team_leader"}
     )
@@ -172,7 +157,8 @@ def test_an_advisor_added_signs_in_with_the_password_shown(
     people: Services, admin: TestClient
 ) -> None:
     answer = admin.post(
-        "/users", data={"csrf_token": form_token(admin), "username": "adv2", "role": "advisor"}
+        "/users",
+        data={"csrf_token": form_token(admin, "/users"), "username": "adv2", "role": "advisor"},
     )
     password = re.search(r'id="secret">([^<]+)<', answer.text)
     assert password is not None
@@ -202,7 +188,7 @@ def test_bad_input_names_the_field_and_adds_nobody(
     field: str,
     says: str,
 ) -> None:
-    token = form_token(admin)
+    token = form_token(admin, "/users")
     before, count = account_names(people), people.audit.count()
     answer = admin.post("/users", data={"csrf_token": token, "username": username, "role": role})
     assert answer.status_code == status
@@ -221,7 +207,7 @@ def test_bad_input_names_the_field_and_adds_nobody(
 def test_add_a_service_account_shows_its_token_once(people: Services, admin: TestClient) -> None:
     answer = admin.post(
         "/users/service-accounts",
-        data={"csrf_token": form_token(admin), "username": "pbx-east", "role": "ingest"},
+        data={"csrf_token": form_token(admin, "/users"), "username": "pbx-east", "role": "ingest"},
     )
     assert answer.status_code == 201, answer.text
     checked_page(answer.text)
@@ -233,18 +219,18 @@ def test_add_a_service_account_shows_its_token_once(people: Services, admin: Tes
         "adm",
         {"role": "ingest", "kind": "service"},
     )
-    with TestClient(create_app(people), base_url="https://testserver") as script:
+    with TestClient(create_app(people), base_url=BASE_URL) as script:
         who = script.get("/api/v1/session", headers={"Authorization": f"Bearer {token.group(1)}"})
     assert who.status_code == 200, who.text
     again = admin.post(
         "/users/service-accounts",
-        data={"csrf_token": form_token(admin), "username": "pbx-east", "role": "ingest"},
+        data={"csrf_token": form_token(admin, "/users"), "username": "pbx-east", "role": "ingest"},
     )
     assert again.status_code == 409
     assert 'id="service-username-error"' in again.text and "already exists" in again.text
     wrong = admin.post(
         "/users/service-accounts",
-        data={"csrf_token": form_token(admin), "username": "pbx-west", "role": "advisor"},
+        data={"csrf_token": form_token(admin, "/users"), "username": "pbx-west", "role": "advisor"},
     )
     assert wrong.status_code == 422 and 'id="service-role-error"' in wrong.text
     assert "pbx-west" not in account_names(people)
@@ -259,9 +245,7 @@ def test_disable_after_confirming(people: Services, admin: TestClient) -> None:
     shape = checked_page(confirm.text)
     assert "Disable adv" in shape.buttons
     assert people.access.person("adv")  # looking changes nothing
-    token = _TOKEN.search(confirm.text)
-    assert token is not None
-    done = admin.post("/users/adv/disable", data={"csrf_token": token.group(1)})
+    done = admin.post("/users/adv/disable", data={"csrf_token": csrf_of(confirm.text)})
     assert done.status_code == 303 and done.headers["location"] == "/users"
     listed = admin.get("/users")
     assert "adv is disabled: they can no longer sign in" in listed.text
@@ -273,7 +257,7 @@ def test_disable_after_confirming(people: Services, admin: TestClient) -> None:
 
 
 def test_disable_refuses_yourself_and_unknown_accounts(people: Services, admin: TestClient) -> None:
-    token = form_token(admin)
+    token = form_token(admin, "/users")
     assert admin.get("/users/adm/disable").status_code == 409
     mine = admin.post("/users/adm/disable", data={"csrf_token": token})
     assert mine.status_code == 409 and "your own account" in mine.text
@@ -287,7 +271,7 @@ def test_disable_refuses_yourself_and_unknown_accounts(people: Services, admin: 
 def test_set_up_a_second_factor_shows_it_once_and_it_works(
     people: Services, admin: TestClient
 ) -> None:
-    token = form_token(admin)
+    token = form_token(admin, "/users")
     answer = admin.post("/users/adv/totp", data={"csrf_token": token})
     assert answer.status_code == 200, answer.text
     assert answer.headers["cache-control"] == "no-store" and "set-cookie" not in answer.headers
@@ -323,9 +307,7 @@ def test_unlock_a_locked_account(people: Services, admin: TestClient) -> None:
     assert f"after {LOCK_AFTER} failed sign-ins" in adv
     assert "Unlock adv" in checked_page(listed.text).buttons
     assert "Unlock" not in row_of(listed.text, "adm")
-    token = _TOKEN.search(listed.text)
-    assert token is not None
-    done = admin.post("/users/adv/unlock", data={"csrf_token": token.group(1)})
+    done = admin.post("/users/adv/unlock", data={"csrf_token": csrf_of(listed.text)})
     assert done.status_code == 303 and done.headers["location"] == "/users"
     entry = newest(people)
     assert (entry["action"], entry["actor"], entry["object_id"]) == ("user.unlocked", "adm", "adv")
@@ -455,7 +437,8 @@ def test_a_window_wholly_ahead_checks_no_alert_days(people: Services) -> None:
 @pytest.mark.parametrize(
     ("query", "field", "says"),
     [
-        ({"from": "yesterday"}, "review-from", "from must be a date"),
+        ({"from": "yesterday"}, "review-from", "from must be a real date, like 2026-11-28"),
+        ({"to": "9999-12-31"}, "review-to", "to must be a real date"),
         ({"from": "2026-02-01", "to": "2026-01-01"}, "review-from", "from must not be after to"),
         ({"unused_days": "0"}, "review-unused-days", "unused days must be a whole number"),
         ({"unused_days": "lots"}, "review-unused-days", "unused days must be a whole number"),

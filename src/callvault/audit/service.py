@@ -7,13 +7,13 @@ delete or prune here, and the database refuses them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, func, insert, select, text, update
+from sqlalchemy import Connection, Engine, Row, func, insert, select, text, update
 
 from callvault.audit.chain import GENESIS, checkpoint_message, entry_hash, entry_text
 from callvault.audit.signing import CheckpointSigner
@@ -66,6 +66,11 @@ def _at_text(moment: datetime) -> str:
     a time without a zone is taken as UTC."""
     aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
     return aware.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _entry(row: Row[Any, Any, Any, Any]) -> dict[str, Any]:
+    """A stored row as ``show`` returns entries: its sequence number, fields and hashes."""
+    return {"seq": row.seq, **orjson.loads(row.entry), "prev_hash": row.prev_hash, "hash": row.hash}
 
 
 class AuditLog:
@@ -256,10 +261,23 @@ class AuditLog:
         order = audit_log.c.seq.desc() if newest_first else audit_log.c.seq
         with self._engine.connect() as conn:
             rows = conn.execute(query.order_by(order).limit(limit)).all()
-        return [
-            {"seq": r.seq, **orjson.loads(r.entry), "prev_hash": r.prev_hash, "hash": r.hash}
-            for r in rows
-        ]
+        return [_entry(row) for row in rows]
+
+    def latest_about(
+        self, object_ids: Collection[str], limit: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        """The latest ``limit`` entries about any of ``object_ids`` (a recording and the
+        grants that cover it, say), newest first, and how many there are in all."""
+        if not object_ids:
+            return [], 0
+        about = audit_log.c.object_id.in_(sorted(set(object_ids)))
+        columns = (audit_log.c.seq, audit_log.c.entry, audit_log.c.prev_hash, audit_log.c.hash)
+        latest = select(*columns).where(about).order_by(audit_log.c.seq.desc()).limit(limit)
+        with self._engine.connect() as conn:
+            total = conn.execute(select(func.count()).select_from(audit_log).where(about))
+            found = int(total.scalar_one())
+            entries = conn.execute(latest).all()
+        return [_entry(row) for row in entries], found
 
     def count(self) -> int:
         with self._engine.connect() as conn:

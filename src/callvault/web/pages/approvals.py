@@ -10,63 +10,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
 from callvault.access.grant_views import ADVISOR, visible_grants
+from callvault.web.pages.names import distinct_names, short_id
 from callvault.web.pages.render import form_text, page, redirect, render
+from callvault.web.pages.when import when_text
 from callvault.web.security import request_context, services_of
 
 router = APIRouter()
 
-# Council staff read times as the clocks on their walls show them.
-LONDON = ZoneInfo("Europe/London")
 _REASON_LIMIT = 2000  # access.grants: a revocation's reason
-_SHORT_ID = 8  # recording and grant ids are 32 hex digits; 8 tell them apart on a page
-
-
-def local_time(iso: str | None) -> str:
-    """An ISO time as "28 Nov 2026, 14:05", London time; "" for none."""
-    if not iso:
-        return ""
-    at = datetime.fromisoformat(iso).astimezone(LONDON)
-    return f"{at.day} {at:%b %Y, %H:%M}"
-
-
-def local_date(iso: str | None) -> str:
-    """An ISO date (or the London day of an ISO time) as "28 Nov 2026"; "" for none."""
-    if not iso:
-        return ""
-    day = date.fromisoformat(iso) if len(iso) == 10 else _london_day(iso)
-    return f"{day.day} {day:%b %Y}"
-
-
-def _london_day(iso: str) -> date:
-    return datetime.fromisoformat(iso).astimezone(LONDON).date()
-
-
-def short_id(value: str) -> str:
-    return value[:_SHORT_ID]
-
-
-def distinct_names(parts: Sequence[Sequence[str]]) -> list[str]:
-    """For each item's describing parts (most telling first, the last unique): the fewest
-    leading parts, joined, that no other item shares, so repeated buttons have distinct
-    accessible names without every name carrying an id."""
-    names = []
-    for index, mine in enumerate(parts):
-        for size in range(1, len(mine) + 1):
-            name = ", ".join(mine[:size])
-            others = (", ".join(o[:size]) for i, o in enumerate(parts) if i != index)
-            if name not in others:
-                break
-        names.append(name)
-    return names
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,8 +67,8 @@ def _rows(
                 case_ref=grant.get("case_ref") or "",
                 reason=grant.get("reason") or "",
                 recording_ids=list(grant["recording_ids"]),
-                requested_at=local_time(grant["requested_at"]),
-                expires_at=local_time(expires),
+                requested_at=when_text(grant["requested_at"]),
+                expires_at=when_text(expires),
                 status=status,
                 live=status == "approved",
                 name=name,
@@ -142,7 +101,7 @@ def approvals(request: Request) -> HTMLResponse:
         services_of(request).grants.now(),
         lambda g: (
             f"request by {g['requester']} for {g['case_ref']}",
-            f"made {local_time(g['requested_at'])}",
+            f"made {when_text(g['requested_at'])}",
             f"reference {short_id(g['id'])}",
         ),
     )
@@ -157,7 +116,7 @@ def approve(request: Request, grant_id: str) -> Response:
         request,
         "/approvals",
         f"Approved: the request by {grant.requester} for {grant.case_ref}. They may listen "
-        f"until {local_time(grant.expires_at)}.",
+        f"until {when_text(grant.expires_at)}.",
     )
 
 
@@ -184,7 +143,7 @@ def my_requests(request: Request) -> HTMLResponse:
     def describe(grant: dict[str, Any]) -> Sequence[str]:
         return (
             f"your request for {grant.get('case_ref')}",
-            f"made {local_time(grant['requested_at'])}",
+            f"made {when_text(grant['requested_at'])}",
             f"reference {short_id(grant['id'])}",
         )
 

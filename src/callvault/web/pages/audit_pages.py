@@ -14,10 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
 from fastapi import APIRouter, Request
@@ -27,6 +26,7 @@ from callvault.audit.service import AuditLog
 from callvault.db import transaction
 from callvault.errors import BadInput
 from callvault.web.pages.render import form_text, page, render
+from callvault.web.pages.when import day_start, parse_day, stamp_text
 from callvault.web.security import request_context, services_of
 
 router = APIRouter()
@@ -36,43 +36,6 @@ PAGE_SIZE = 50
 # the API shows the whole entry.
 DETAILS_SHOWN = 300
 _MAX_SEQ = 2**62
-
-
-def _uk_zone() -> tuple[tzinfo, str]:
-    """Europe/London, and how the pages name it; UTC where the system has no time zone
-    database (a slim container), said as such rather than shown as if local."""
-    try:
-        return ZoneInfo("Europe/London"), "UK time"
-    except ZoneInfoNotFoundError:
-        return UTC, "UTC"
-
-
-UK_ZONE, UK_ZONE_LABEL = _uk_zone()
-
-
-def local_time(stamp: str | None) -> str:
-    """An ISO timestamp from the database as UK local time, to the second ("" for none)."""
-    if not stamp:
-        return ""
-    moment = datetime.fromisoformat(stamp)
-    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-    return aware.astimezone(UK_ZONE).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def day_start(day: date) -> datetime:
-    """00:00 UK time on ``day``, as an aware instant."""
-    return datetime.combine(day, time(), UK_ZONE)
-
-
-def parse_day(params: Mapping[str, Any], name: str) -> date | None:
-    """A YYYY-MM-DD field (what ``<input type="date">`` sends); None when left empty."""
-    text = form_text(params, name, 10, required=False)
-    if not text:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise BadInput(f"{name} must be a date such as 2026-11-01", name) from None
 
 
 def _sequence(params: Mapping[str, Any], name: str) -> int | None:
@@ -200,7 +163,7 @@ def entry_row(entry: dict[str, Any]) -> dict[str, Any]:
     return {
         "seq": entry["seq"],
         "at": entry["at"],
-        "when": local_time(entry["at"]),
+        "when": stamp_text(entry["at"]),
         "actor": actor,
         "action": entry["action"],
         "object": object_text or entry.get("object_type") or "",
@@ -229,7 +192,6 @@ def audit_page(request: Request) -> HTMLResponse:
             older=None,
             newer=None,
             newest=None,
-            zone=UK_ZONE_LABEL,
             may_verify=may_verify,
             filtered=False,
         )
@@ -254,7 +216,6 @@ def audit_page(request: Request) -> HTMLResponse:
         older=older,
         newer=newer,
         newest=query.link() if paged else None,
-        zone=UK_ZONE_LABEL,
         may_verify=may_verify,
         filtered=filtered,
     )

@@ -21,8 +21,9 @@ from fastapi.responses import HTMLResponse, Response
 from callvault.errors import BadInput
 from callvault.retention.hold_terms import DEFAULT_REVIEW_DAYS, MAX_RECORDINGS, REASONS
 from callvault.retention.holds import Hold
-from callvault.web.pages.approvals import distinct_names, local_date, local_time, short_id
+from callvault.web.pages.names import distinct_names, short_id
 from callvault.web.pages.render import form_text, page, redirect, render
+from callvault.web.pages.when import day_text, when_text
 from callvault.web.security import request_context, services_of
 
 router = APIRouter()
@@ -73,8 +74,8 @@ def _search_text(hold: Hold, line_names: dict[str, str]) -> str:
     parts = [
         f"from {terms.caller}" if terms.caller else "",
         f"on line {line_names.get(terms.line, terms.line)}" if terms.line else "",
-        f"started at or after {local_time(terms.started_from)}" if terms.started_from else "",
-        f"started before {local_time(terms.started_to)}" if terms.started_to else "",
+        f"started at or after {when_text(terms.started_from)}" if terms.started_from else "",
+        f"started before {when_text(terms.started_to)}" if terms.started_to else "",
     ]
     return "Calls " + " ".join(part for part in parts if part)
 
@@ -84,7 +85,7 @@ def _rows(found: list[Hold], line_names: dict[str, str]) -> list[HoldRow]:
         [
             (
                 f"hold for {hold.case_ref}",
-                f"placed {local_time(hold.placed_at)}",
+                f"placed {when_text(hold.placed_at)}",
                 f"reference {short_id(hold.id)}",
             )
             for hold in found
@@ -94,8 +95,8 @@ def _rows(found: list[Hold], line_names: dict[str, str]) -> list[HoldRow]:
         HoldRow(
             hold=hold,
             reason=REASON_NAMES.get(hold.reason, hold.reason),
-            placed_at=local_time(hold.placed_at),
-            review_on=local_date(hold.review_on),
+            placed_at=when_text(hold.placed_at),
+            review_on=day_text(hold.review_on),
             shown_ids=hold.recording_ids[:_IDS_SHOWN],
             more_ids=max(0, len(hold.recording_ids) - _IDS_SHOWN),
             search=_search_text(hold, line_names),
@@ -162,7 +163,7 @@ async def place_hold(request: Request) -> Response:
         request,
         "/holds",
         f"Hold placed for {hold.case_ref}: {count} recording{'s' if count != 1 else ''} kept "
-        f"until it is released. Review it by {local_date(hold.review_on)}.",
+        f"until it is released. Review it by {day_text(hold.review_on)}.",
     )
 
 
@@ -214,8 +215,8 @@ def retention_outlook(
         DueRow(
             recording_id=due.recording_id,
             line=lines.get(due.line, due.line),
-            started_at=local_time(due.started_at),
-            retain_until=local_time(due.retain_until),
+            started_at=when_text(due.started_at),
+            retain_until=when_text(due.retain_until),
             held_by=[
                 f"{ref.case_ref} ({REASON_NAMES.get(ref.reason, ref.reason)})"
                 for ref in due.held_by
@@ -230,5 +231,5 @@ def retention_outlook(
         rows=rows,
         within=within,
         windows=WINDOWS,
-        until=local_time(outlook.until),
+        until=when_text(outlook.until),
     )

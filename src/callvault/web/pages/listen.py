@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -39,13 +38,12 @@ from callvault.speech.renditions import TRANSCRIPT
 from callvault.speech.service import READ_ACTION, speakers_of
 from callvault.speech.store import redactions
 from callvault.web.pages.render import form_text, page, render
+from callvault.web.pages.when import duration_text, when_text
 from callvault.web.routes import disclosures
 from callvault.web.security import request_context, services_of
 
 router = APIRouter()
 
-# The council works in UK time; stored times are UTC.
-LONDON = ZoneInfo("Europe/London")
 EXPORT_ACTION = "recordings:export"
 EN_DASH = "\u2013"  # between the ends of a range of times
 
@@ -72,21 +70,6 @@ RENDITION_LABELS = {
 RENDITION_PHRASES = {"original": "the original audio", "redacted": "the redacted audio"}
 
 
-def clock(seconds: float, *, up: bool = False) -> str:
-    """``seconds`` as m:ss (minutes not capped at 59); whole seconds rounded down, or up
-    with ``up`` (the end of a muted span, so that the range shown covers all of it)."""
-    whole = max(0, math.ceil(seconds) if up else math.floor(seconds))
-    return f"{whole // 60}:{whole % 60:02d}"
-
-
-def local_time(iso: str | None) -> str:
-    """A stored timestamp in London time, as "28 Nov 2026, 16:05"."""
-    if not iso:
-        return "not set"
-    at = datetime.fromisoformat(iso).astimezone(LONDON)
-    return f"{at.day} {at:%b %Y, %H:%M}"
-
-
 def speaker_label(speaker: str) -> str:
     return SPEAKER_LABELS.get(speaker, speaker.replace("_", " ").capitalize())
 
@@ -104,7 +87,8 @@ class MutedSpan:
         (with an en dash, as a range is written)."""
         kind = KIND_LABELS.get(self.kind, self.kind.replace("_", " ").capitalize())
         who = speaker_label(self.speaker).lower()
-        return f"{kind}, {who}, {clock(self.start_s)}{EN_DASH}{clock(self.end_s, up=True)}"
+        start, end = duration_text(self.start_s), duration_text(self.end_s, up=True)
+        return f"{kind}, {who}, {start}{EN_DASH}{end}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +106,7 @@ class Line:
 
     @property
     def when(self) -> str:
-        return clock(self.start_s)
+        return duration_text(self.start_s)
 
 
 def muted_spans(engine: Engine, recording_id: str, rendition: str) -> list[MutedSpan]:
@@ -233,9 +217,9 @@ def listen(
         "grant": cleared.grant,
         "purpose": purpose,
         "line_name": _line_name(services, rec.line),
-        "started": local_time(rec.started_at),
-        "length": clock(rec.duration_s),  # as the audio element shows it: whole seconds
-        "expires": local_time(cleared.grant.expires_at),
+        "started": when_text(rec.started_at),
+        "length": duration_text(rec.duration_s),  # as the audio element's clock shows it
+        "expires": when_text(cleared.grant.expires_at),
         "access_left_s": access_left(services, cleared.grant.expires_at),
         "rendition": rendition,
         "rendition_label": RENDITION_LABELS[rendition],

@@ -5,7 +5,9 @@ Who may open the page is who may find the recording by searching: the same actio
 same WHERE clause, so a recording a search would never show is "not found" here too.
 The page shows the caller's number as search does (masked for roles with no need), so
 opening it is audited like a search (``recording.viewed``); so are the holds and the audit
-trail it shows (``hold.read``, ``audit.read``, as their own pages do).
+trail it shows (``hold.read``, ``audit.read``, as their own pages do). The trail is the
+recording's own entries and those of the grants that cover it: who asked to hear it, and
+who decided.
 
 Asking for access is the API's request (``GrantService.request``): its refusals are
 audited there; a fault re-renders this page with the message beside the field it names.
@@ -14,9 +16,8 @@ audited there; a fault re-renders this page with the message beside the field it
 from __future__ import annotations
 
 import re
-from collections import deque
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -35,7 +36,7 @@ from callvault.errors import CallvaultError, NotFound
 from callvault.policy.model import Policy, Purpose
 from callvault.retention.holding import HoldRef, holds_covering
 from callvault.web.pages.render import form_text, page, redirect, render
-from callvault.web.pages.search import day_text, duration_text, local, when_text
+from callvault.web.pages.when import UK, day_text, duration_text, when_text
 from callvault.web.security import request_context, services_of
 
 router = APIRouter()
@@ -61,7 +62,14 @@ ACTION_LABELS = {
     "recording.purged": "Deleted at the end of retention",
     "transcript.read": "Transcript read",
     "access.refused": "Refused",
+    # The grants that cover the recording: who asked to hear it, and who decided.
+    "access.requested": "Access requested",
+    "access.approved": "Approved",
+    "access.denied": "Denied",
+    "access.revoked": "Withdrawn",
 }
+# A purpose without second approval approves its requests itself, under the requester's name.
+AUTO_APPROVED = "Approved automatically"
 STATUS_LABELS = {
     "pending": ("Waiting for a second approver", "warn"),
     "approved": ("Approved", "ok"),
@@ -136,7 +144,9 @@ def show(
         covering = holds_covering(conn, [rec.id]).get(rec.id, [])
     shown_holds = covering if may.allowed(ctx.actor, HOLDS) else None
     trail_allowed = may.allowed(ctx.actor, TRAIL)
-    _audit_reading(services, ctx, rec.id, shown_holds or [], trail_allowed)
+    grants = services.grants.for_recording(rec.id)
+    trail_ids = [rec.id, *(grant.id for grant in grants)] if trail_allowed else []
+    _audit_reading(services, ctx, rec.id, shown_holds or [], trail_ids)
     policy = services.policy.policy
     return render(
         request,
@@ -146,8 +156,8 @@ def show(
         why=_why(policy, rec, services.catalog.decision_for_call(rec.call_id)),
         retention={"until": day_text(rec.retain_until), "held": bool(covering)},
         holds=shown_holds,
-        trail=_trail(services, rec.id) if trail_allowed else None,
-        grants=_own_grants(services, ctx, rec.id),
+        trail=_trail(services, policy, trail_ids) if trail_allowed else None,
+        grants=_own_grants(services, ctx, grants),
         purposes=_purposes(policy, ctx),
         entered=entered or dict.fromkeys(FORM_FIELDS, ""),
         error=error,
@@ -176,10 +186,11 @@ def _audit_reading(
     ctx: RequestContext,
     recording_id: str,
     holds: list[HoldRef],
-    trail: bool,
+    trail_ids: list[str],
 ) -> None:
     """One transaction, committed before anything is shown: the page was read, with each
-    hold it names (its case as the entry's) and, where shown, the recording's trail."""
+    hold it names (its case as the entry's) and, where shown, the recording's trail (its
+    own entries and its grants')."""
     with transaction(services.engine) as conn:
         services.audit.append(
             conn, ctx, "recording.viewed", object_type="recording", object_id=recording_id
@@ -193,13 +204,18 @@ def _audit_reading(
                 object_id=hold.hold_id,
                 details={"recording_id": recording_id},
             )
-        if trail:
+        if trail_ids:
             services.audit.append(
                 conn,
                 ctx,
                 "audit.read",
                 object_type="audit",
-                details={"object": recording_id, "limit": TRAIL_SHOWN, "newest": True},
+                details={
+                    "object": recording_id,
+                    "grants": trail_ids[1:],
+                    "limit": TRAIL_SHOWN,
+                    "newest": True,
+                },
             )
 
 
@@ -207,7 +223,6 @@ def _details(policy: Policy, rec: Recording, ctx: RequestContext) -> dict[str, A
     caller = rec.caller
     if ctx.actor.role in MASKED_CALLER_ROLES:
         caller = mask_number(caller)
-    start = local(datetime.fromisoformat(rec.started_at))
     channels = sorted(rec.channel_map.items(), key=lambda item: item[1])
     return {
         "id": rec.id,
@@ -217,7 +232,6 @@ def _details(policy: Policy, rec: Recording, ctx: RequestContext) -> dict[str, A
         "caller": caller,
         "started": when_text(rec.started_at),
         "started_iso": rec.started_at,
-        "title_when": f"{start.day} {start:%b %Y, %H:%M}",
         "duration": duration_text(rec.duration_s),
         "channels": rec.channels,
         "channel_map": ", ".join(f"{who} on channel {index + 1}" for who, index in channels),
@@ -255,36 +269,39 @@ def _why(policy: Policy, rec: Recording, decision: CallDecision | None) -> dict[
     }
 
 
-def _trail(services: Services, recording_id: str) -> dict[str, Any]:
-    """The recording's latest entries, latest first, and how many there are in all."""
-    latest: deque[dict[str, Any]] = deque(maxlen=TRAIL_SHOWN)
-    after, total = 0, 0
-    while True:
-        batch = services.audit.show(object_id=recording_id, limit=1000, after=after)
-        if not batch:
-            break
-        latest.extend(batch)
-        total += len(batch)
-        after = batch[-1]["seq"]
-    entries = [
-        {
-            "when": when_text(entry["at"]),
-            "at": entry["at"],
-            "who": entry["actor"],
-            "action": ACTION_LABELS.get(entry["action"], entry["action"]),
-            "code": entry["action"],
-            "purpose": entry.get("purpose"),
-            "case_ref": entry.get("case_ref"),
-        }
-        for entry in reversed(latest)
-    ]
-    return {"entries": entries, "total": total}
+def _trail(services: Services, policy: Policy, object_ids: list[str]) -> dict[str, Any]:
+    """The latest entries about the recording and the grants that cover it, latest first,
+    and how many there are in all."""
+    latest, total = services.audit.latest_about(object_ids, TRAIL_SHOWN)
+    purposes = {purpose.id: purpose.name for purpose in policy.purposes}
+    return {"entries": [_trail_row(entry, purposes) for entry in latest], "total": total}
 
 
-def _own_grants(services: Services, ctx: RequestContext, recording_id: str) -> list[dict[str, Any]]:
-    """This person's requests covering the recording, newest first, each with its state."""
+def _trail_row(entry: dict[str, Any], purposes: dict[str, str]) -> dict[str, Any]:
+    """One entry as the trail shows it: its action and purpose in words."""
+    purpose = entry.get("purpose") or ""
+    action = ACTION_LABELS.get(entry["action"], entry["action"])
+    details = entry.get("details") or {}
+    if entry["action"] == "access.approved" and details.get("approver") == "auto":
+        action = AUTO_APPROVED
+    return {
+        "when": when_text(entry["at"]),
+        "at": entry["at"],
+        "who": entry["actor"],
+        "action": action,
+        "code": entry["action"],
+        "purpose": purposes.get(purpose, purpose),
+        "case_ref": entry.get("case_ref"),
+    }
+
+
+def _own_grants(
+    services: Services, ctx: RequestContext, covering: list[Grant]
+) -> list[dict[str, Any]]:
+    """This person's requests among those covering the recording, newest first, each with
+    its state."""
     now = services.grants.now()
-    mine = [g for g in services.grants.for_recording(recording_id) if g.requester == ctx.actor.name]
+    mine = [grant for grant in covering if grant.requester == ctx.actor.name]
     shown = []
     for grant in reversed(mine):
         state = grant.status
@@ -328,7 +345,7 @@ def case_ref_example(purpose: Purpose) -> str | None:
     """A case reference in the purpose's format (``CMP-2026-001`` for ``^CMP-\\d{4}-\\d{3,6}$``);
     None when the format is more than letters, digits and punctuation to copy."""
     body = purpose.case_ref_pattern.removeprefix("^").removesuffix("$")
-    year = str(local(datetime.now(UTC)).year)  # four digits in a case reference are a year
+    year = str(datetime.now(UK).year)  # four digits in a case reference are a year
     example = _DIGITS.sub(lambda m: _digits(int(m.group(1) or 1), year), body)
     if not re.fullmatch(purpose.case_ref_pattern, example):
         return None

@@ -29,6 +29,7 @@ from callvault import __version__
 from callvault.access.sessions import LiveSession
 from callvault.context import Actor
 from callvault.errors import BadInput, CallvaultError
+from callvault.web.pages.when import day_text, when_text
 from callvault.web.security import current_actor, declares, services_of
 
 PAGE_FLAG = "page"
@@ -46,6 +47,8 @@ templates = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+# Times in templates as every page shows them (``when``): "{{ at | when }}".
+templates.filters.update(when=when_text, day=day_text)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,11 +15,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 from functools import partial
 from typing import Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import anyio
 from fastapi import APIRouter, Request
@@ -37,6 +36,7 @@ from callvault.context import Actor
 from callvault.errors import BadInput
 from callvault.policy.model import Line
 from callvault.web.pages.render import page, render
+from callvault.web.pages.when import day_start, duration_text, parse_day, when_text
 from callvault.web.routes.recordings import search_turns
 from callvault.web.security import request_context, services_of
 
@@ -50,40 +50,6 @@ _MAX_LEN = {"agent": 64, "caller": 32, "text": 200, "before": 80, "after": 80}
 # SearchTerms names a fault by its own field; the form's name for it.
 _FORM_FIELD = {"min_duration_s": "min_minutes", "max_duration_s": "max_minutes"}
 _SPECIAL = "special_category"
-_FIRST_YEAR, _LAST_YEAR = 1900, 9998
-
-try:
-    # The council works in UK time; stored times are UTC.
-    LONDON: ZoneInfo | None = ZoneInfo("Europe/London")
-except ZoneInfoNotFoundError:  # pragma: no cover - a system without a time zone database
-    LONDON = None
-
-
-def local(moment: datetime) -> datetime:
-    """``moment`` in UK time (UTC where the system has no time zone database)."""
-    return moment.astimezone(LONDON or UTC)
-
-
-def when_text(iso: str | None) -> str:
-    """A stored UTC time as people read it: ``28 Nov 2026, 14:05`` in UK time."""
-    if not iso:
-        return ""
-    moment = local(datetime.fromisoformat(iso))
-    return f"{moment.day} {moment:%b %Y, %H:%M}"
-
-
-def day_text(iso: str) -> str:
-    """A stored UTC time's day in UK time: ``28 Nov 2026``."""
-    moment = local(datetime.fromisoformat(iso))
-    return f"{moment.day} {moment:%b %Y}"
-
-
-def duration_text(seconds: float) -> str:
-    """``m:ss`` (``h:mm:ss`` from an hour)."""
-    whole = round(seconds)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 def visible_lines(lines: tuple[Line, ...], actor: Actor) -> list[Line]:
@@ -140,8 +106,9 @@ class SearchForm:
             line=line,
             caller=self.get("caller"),
             agent=self.get("agent"),
-            started_from=_utc_start(start) if start else None,
-            started_to=_utc_start(end + timedelta(days=1)) if end else None,
+            # UK midnights (SearchTerms turns them into UTC); a "to" day is included whole.
+            started_from=day_start(start).isoformat() if start else None,
+            started_to=day_start(end + timedelta(days=1)).isoformat() if end else None,
             min_duration_s=shortest * 60 if shortest is not None else None,
             max_duration_s=longest * 60 if longest is not None else None,
             text=self.get("text"),
@@ -157,18 +124,11 @@ class SearchForm:
         return None if self.errors else query
 
     def _day(self, name: str) -> date | None:
-        text = self.values[name]
-        if not text:
-            return None
         try:
-            day = date.fromisoformat(text)
-        except ValueError:
-            day = None
-        # Years outside these hold no calls (and would overflow turning into UTC times).
-        if day is None or not _FIRST_YEAR <= day.year <= _LAST_YEAR:
-            self.errors[name] = f"{_LABELS[name]} must be a real date, like 2026-11-28"
+            return parse_day(self.values, name, _LABELS[name])
+        except BadInput as error:
+            self.errors[name] = error.message
             return None
-        return day
 
     def _minutes(self, name: str) -> float | None:
         text = self.values[name]
@@ -201,11 +161,6 @@ _LABELS = {
     "before": "The next page",
     "after": "The previous page",
 }
-
-
-def _utc_start(day: date) -> str:
-    """Midnight at the start of ``day`` in UK time, as a UTC time."""
-    return datetime.combine(day, time(0), tzinfo=LONDON or UTC).astimezone(UTC).isoformat()
 
 
 @router.get("/recordings", **page("recordings:search"))

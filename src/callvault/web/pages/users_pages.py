@@ -39,8 +39,8 @@ from callvault.access.service import SERVICE_ROLES
 from callvault.access.sessions import seconds
 from callvault.access.store import users
 from callvault.errors import BadInput, CallvaultError, Conflict, NotFound
-from callvault.web.pages.audit_pages import UK_ZONE_LABEL, day_start, local_time, parse_day
 from callvault.web.pages.render import form_text, page, redirect, render
+from callvault.web.pages.when import day_start, parse_day
 from callvault.web.security import request_context, services_of, signin_of
 
 router = APIRouter()
@@ -156,8 +156,6 @@ def _users_page(
         person=person or {"username": "", "role": ""},
         service=service or {"username": "", "role": "ingest"},
         me=request.state.actor.name,
-        zone=UK_ZONE_LABEL,
-        when=local_time,
         role_names=role_names(request),
     )
 
@@ -373,7 +371,6 @@ async def access_review_page(request: Request) -> HTMLResponse:
             report=None,
             alerts=None,
             may_see_alerts=may_see_alerts,
-            zone=UK_ZONE_LABEL,
         )
     ctx = request_context(request)
     roles = frozenset(role.id for role in services.policy.policy.roles)
@@ -406,8 +403,6 @@ async def access_review_page(request: Request) -> HTMLResponse:
         report=report,
         alerts=alerts,
         may_see_alerts=may_see_alerts,
-        zone=UK_ZONE_LABEL,
-        when=local_time,
         role_names=role_names(request),
         flag_names=FLAG_NAMES,
         by_role=sorted(report["accounts"], key=lambda row: (row["role"], row["user"])),
