@@ -262,13 +262,22 @@ def updating_docs() -> bool:
     return os.environ.get("CALLVAULT_UPDATE_SCREENSHOTS") == "1"
 
 
+# The pictures the README and docs/web-ui.md show: one of each page a reader would ask
+# about, in the order of the main flow (every page still goes to the artifacts).
+DOCS_PAGES = frozenset({
+    "signin", "home-complaints_officer", "search-results", "recording", "flow-2-requested",
+    "flow-4-approvals", "listen", "flow-6-recording-trail", "requests", "holds", "retention",
+    "audit-trail", "audit-verification", "users", "access-review", "refused",
+})  # fmt: skip
+
+
 def screenshot(page: Page, name: str, *, docs: bool = True) -> Path:
     """The whole page as ``name``.png among the artifacts. With CALLVAULT_UPDATE_SCREENSHOTS=1
     also docs/screenshots/``name``.png for the README: the 1280x800 viewport only, what a
     reader sees first, at a size that stays the same from run to run."""
     path = artifacts_dir() / f"{name}.png"
     page.screenshot(path=str(path), full_page=True, animations="disabled")
-    if docs and updating_docs():
+    if docs and name in DOCS_PAGES and updating_docs():
         DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(DOCS_SCREENSHOTS / f"{name}.png"), animations="disabled")
     return path
