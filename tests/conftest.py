@@ -5,14 +5,11 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-from sqlalchemy import create_engine
-from sqlalchemy.exc import OperationalError
 
 from audiofixtures import make_call_audio
 from callvault.bootstrap import Services
@@ -22,6 +19,7 @@ from callvault.maintenance.service import init_home
 from callvault.policy.loader import load_policy
 from callvault.policy.model import Policy
 from homes import meta_for
+from pg_schemas import pg_schema
 from seaweed import LOCKED_BUCKET, SeaweedError, SeaweedServer, start_seaweed
 
 REPO = Path(__file__).resolve().parent.parent
@@ -55,25 +53,6 @@ def ctx() -> RequestContext:
 # S3 with Object Lock started by the session). CALLVAULT_TEST_BACKENDS=sqlite narrows a run
 # on a machine without PostgreSQL.
 BACKENDS = os.environ.get("CALLVAULT_TEST_BACKENDS", "sqlite,postgresql").split(",")
-PG_URL = os.environ.get("CALLVAULT_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1/test")
-
-
-@contextmanager
-def pg_schema() -> Iterator[str]:
-    """A PostgreSQL schema of its own (dropped afterwards); yields a URL that uses it."""
-    schema = f"cvtest_{uuid.uuid4().hex[:16]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    except OperationalError as exc:
-        pytest.fail(f"PostgreSQL at {PG_URL} is needed for the postgresql leg: {exc}")
-    try:
-        yield f"{PG_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
 
 
 @pytest.fixture(params=BACKENDS)

@@ -1,6 +1,11 @@
-"""The browser tests' fixtures: one seeded home behind a real `callvault serve`, one headless
-Chromium, and a signed-in browser context per person, all made once per test session
-(``crew.py`` says what is seeded and why each person signs in once)."""
+"""The browser tests' fixtures: one seeded home behind a real `callvault serve` and each
+person's sign-in, made once per test session (``crew.py`` says what is seeded and why each
+person signs in once); a headless Chromium per test module.
+
+Chromium (Playwright's sync API) lives only as long as a module: while Playwright runs, its
+event loop counts as running in this thread, and a later test in the same worker that
+calls ``asyncio.run`` (the SIP tests do) would fail. Sign-ins outlive it as saved cookies.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Playwright, sync_playwright
 
-from browser.crew import Crew, Pages, World, seed
+from browser.crew import Crew, Pages, SignIns, World, seed
 from browser.kit import (
     LAUNCH_ARGS,
     BrowserSetupError,
@@ -64,8 +69,13 @@ _STARTED = time.time()
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
+def sign_ins() -> SignIns:
     clear_old_artifacts(_STARTED)
+    return SignIns()
+
+
+@pytest.fixture(scope="module")
+def browser(sign_ins: SignIns) -> Iterator[Browser]:
     executable = _or_fail(chromium_path)
     driver: Playwright
     with sync_playwright() as driver:
@@ -92,9 +102,9 @@ def _or_fail(setup: Callable[[], str]) -> str:
     pytest.fail(problem, pytrace=False)
 
 
-@pytest.fixture(scope="session")
-def crew(browser: Browser, world: World) -> Iterator[Crew]:
-    made = Crew(browser, world)
+@pytest.fixture(scope="module")
+def crew(browser: Browser, world: World, sign_ins: SignIns) -> Iterator[Crew]:
+    made = Crew(browser, world, sign_ins)
     yield made
     made.close()
 

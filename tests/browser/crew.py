@@ -18,7 +18,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import orjson
-from playwright.sync_api import Browser, BrowserContext, Page
+from playwright.sync_api import Browser, BrowserContext, Page, StorageState
 
 from access.access_helpers import record
 from audiofixtures import make_call_audio
@@ -134,19 +134,28 @@ def sign_in(page: Page, username: str, code: str, next_path: str = "/") -> None:
     assert username in banner.inner_text(), banner.inner_text()
 
 
-class Crew:
-    """Browser contexts by person, made on first use; ``signed_in`` signs in through the
-    form the first time only."""
+class SignIns:
+    """Each person's cookies after their one sign-in through the form, kept for the whole
+    session: a later module's browser starts signed in from them."""
 
-    def __init__(self, browser: Browser, world: World) -> None:
-        self._browser, self._world = browser, world
+    def __init__(self) -> None:
+        self.states: dict[str, StorageState] = {}
+
+
+class Crew:
+    """One module's browser contexts by person, made on first use; ``signed_in`` signs in
+    through the form the first time in the session only."""
+
+    def __init__(self, browser: Browser, world: World, sign_ins: SignIns) -> None:
+        self._browser, self._world, self._sign_ins = browser, world, sign_ins
         self._people: dict[str, Person] = {}
 
-    def fresh(self, label: str) -> Person:
-        """A context of its own with nobody signed in (no cookies)."""
+    def fresh(self, label: str, state: StorageState | None = None) -> Person:
+        """A context of its own: nobody signed in (no cookies), or the cookies ``state``."""
         context = self._browser.new_context(
-            base_url=self._world.base, viewport=VIEWPORT, locale="en-GB", timezone_id="UTC"
-        )
+            base_url=self._world.base, viewport=VIEWPORT, locale="en-GB", timezone_id="UTC",
+            storage_state=state,
+        )  # fmt: skip
         context.set_default_timeout(TIMEOUT_MS)
         context.set_default_navigation_timeout(TIMEOUT_MS)
         return Person(label, context, ConsoleWatch())
@@ -158,10 +167,13 @@ class Crew:
 
     def signed_in(self, username: str) -> Person:
         if username not in self._people:
-            person = self.fresh(username)
-            page = person.page()
-            sign_in(page, username, self.code_for(username))
-            page.close()
+            saved = self._sign_ins.states.get(username)
+            person = self.fresh(username, saved)
+            if saved is None:
+                page = person.page()
+                sign_in(page, username, self.code_for(username))
+                page.close()
+                self._sign_ins.states[username] = person.context.storage_state()
             self._people[username] = person
         return self._people[username]
 

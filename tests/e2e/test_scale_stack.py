@@ -18,8 +18,8 @@ from server_process import running_server
 from callvault.bootstrap import Services, build
 from callvault.context import system_context
 from callvault.maintenance.service import init_home
-from conftest import pg_schema
 from homes import http_ingest
+from pg_schemas import pg_schema
 from seaweed import LOCKED_BUCKET, SeaweedServer
 
 EXE = Path(sys.executable).parent / "callvault"
