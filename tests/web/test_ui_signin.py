@@ -7,6 +7,7 @@ them: urlencoded, with the token from the page, never the API's CSRF header.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import pytest
@@ -157,3 +158,16 @@ def test_pages_are_never_cached_and_assets_are_ours(browser: TestClient) -> None
 def test_an_unknown_page_for_someone_signed_in(browser: TestClient) -> None:
     _sign_in(browser, "adam")
     assert browser.get("/no-such-page").status_code == 404
+
+
+def test_the_single_sign_on_button_shows_only_when_configured(services: Services) -> None:
+    plain = TestClient(create_app(services), base_url="https://testserver")
+    assert "/auth/oidc/login" not in plain.get("/signin").text
+    with_sso = dataclasses.replace(
+        services, settings=dataclasses.replace(services.settings, oidc_issuer="https://id.example")
+    )
+    page = TestClient(create_app(with_sso), base_url="https://testserver").get(
+        "/signin?next=/recordings"
+    )
+    assert 'href="/auth/oidc/login?return_to=/recordings"' in page.text
+    assert "Sign in with your council account" in page.text
