@@ -11,6 +11,7 @@ from itertools import pairwise
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -239,3 +240,14 @@ class SignedIn(dict[str, TestClient]):
     def close(self) -> None:
         for client in self.values():
             client.close()
+
+
+@pytest.fixture(name="backend", params=["sqlite"])
+def embedded_leg(request: pytest.FixtureRequest) -> str:
+    """The embedded leg only, for a page module that imports it (it overrides conftest's
+    ``backend``): a page renders what the services return, and the services, the
+    authorisation matrix over pages and API, and every query a page added are tested on
+    both legs; running each page's HTML checks on PostgreSQL too doubled their time and
+    tested nothing more."""
+    leg: str = request.param
+    return leg

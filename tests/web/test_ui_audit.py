@@ -19,7 +19,13 @@ from callvault.bootstrap import Services
 from callvault.context import Actor, RequestContext
 from callvault.db import transaction
 from homes import tamper
-from web_pages import ROLES, browser_for, checked_page, sent_back_to
+from web_pages import (
+    ROLES,
+    browser_for,
+    checked_page,
+    embedded_leg,  # noqa: F401  (the embedded leg only)
+    sent_back_to,
+)
 
 
 def entry_rows(html: str) -> list[list[str]]:

@@ -30,7 +30,11 @@ from callvault.web.app import create_app
 from callvault.web.pages.when import duration_text, when_text
 from homes import worker_context
 from speech_corpus import short_clip, tools_missing
-from web_pages import BASE_URL, sent_back_to
+from web_pages import (
+    BASE_URL,
+    embedded_leg,  # noqa: F401  (the embedded leg only)
+    sent_back_to,
+)
 from web_people import PASSWORD, sign_in
 
 PEOPLE = {

@@ -18,7 +18,12 @@ from callvault.bootstrap import Services
 from callvault.context import RequestContext, system_context
 from callvault.web.app import create_app
 from callvault.web.pages.render import local_path
-from web_pages import BASE_URL, csrf_of, form_token
+from web_pages import (
+    BASE_URL,
+    csrf_of,
+    embedded_leg,  # noqa: F401  (the embedded leg only)
+    form_token,
+)
 from web_people import PASSWORD, current_code
 
 

@@ -27,6 +27,7 @@ from web_pages import (
     browser_for,
     checked_page,
     csrf_of,
+    embedded_leg,  # noqa: F401  (the embedded leg only)
     form_token,
     sent_back_to,
 )
