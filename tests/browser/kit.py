@@ -11,12 +11,9 @@ so parallel test workers do not race (as ``tests/oidc/oidc_op.py`` installs its 
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import json
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,10 +22,11 @@ from typing import Any
 
 from playwright.sync_api import ConsoleMessage, Page, ViewportSize
 
+from npm_packages import NpmInstallError, ensure_npm_package
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 DOCS_SCREENSHOTS = REPO / "docs" / "screenshots"
-NPM_TIMEOUT_S = 300
 VIEWPORT: ViewportSize = {"width": 1280, "height": 800}
 # Headless Chromium has no sound card and needs none: it plays into a null audio sink at
 # real speed (currentTime advances about 1 s a second). The tests start playback by click
@@ -66,35 +64,11 @@ def chromium_path() -> str:
 
 def axe_source() -> str:
     """axe-core's browser build, installed by `npm ci` here if the pinned one is missing."""
-    lock_path = Path(tempfile.gettempdir()) / f"callvault-browser-npm-{os.getuid()}.lock"
-    with lock_path.open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # one installer at a time across xdist workers
-        if not _axe_installed():
-            npm = shutil.which("npm")
-            if npm is None:
-                raise BrowserSetupError(_NO_NPM)
-            done = subprocess.run(
-                [npm, "ci", "--no-audit", "--no-fund"],
-                cwd=HERE,
-                capture_output=True,
-                text=True,
-                timeout=NPM_TIMEOUT_S,
-                check=False,
-            )
-            if done.returncode != 0 or not _axe_installed():
-                raise BrowserSetupError(
-                    f"`npm ci` in {HERE} failed:\n{(done.stdout + done.stderr)[-2000:]}"
-                )
-    return (HERE / "node_modules" / "axe-core" / "axe.min.js").read_text(encoding="utf-8")
-
-
-def _axe_installed() -> bool:
-    wanted = json.loads((HERE / "package.json").read_text())["dependencies"]["axe-core"]
     try:
-        found = json.loads((HERE / "node_modules" / "axe-core" / "package.json").read_text())
-    except (OSError, ValueError):
-        return False
-    return bool(found.get("version") == wanted)
+        folder = ensure_npm_package(HERE, "axe-core", _NO_NPM)
+    except NpmInstallError as error:
+        raise BrowserSetupError(str(error)) from None
+    return (folder / "axe.min.js").read_text(encoding="utf-8")
 
 
 # -- what a page says in its console ------------------------------------------------------

@@ -15,13 +15,10 @@ and its log tail is raised.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
-import os
 import selectors
 import shutil
 import subprocess
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,9 +27,10 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx
 
+from npm_packages import NpmInstallError, ensure_npm_package
+
 HERE = Path(__file__).resolve().parent
 START_TIMEOUT_S = 30.0
-NPM_TIMEOUT_S = 300
 MIN_NODE_MAJOR = 20
 _MAX_HOPS = 10
 _MISSING = (
@@ -87,35 +85,10 @@ def node_binary() -> str:
 
 def ensure_packages() -> None:
     """`npm ci` in tests/oidc unless the pinned oidc-provider is already installed there."""
-    lock_path = Path(tempfile.gettempdir()) / f"callvault-oidc-npm-{os.getuid()}.lock"
-    with lock_path.open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # one installer at a time across xdist workers
-        if _installed():
-            return
-        npm = shutil.which("npm")
-        if npm is None:
-            raise ProviderError(_MISSING)
-        done = subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund"],
-            cwd=HERE,
-            capture_output=True,
-            text=True,
-            timeout=NPM_TIMEOUT_S,
-            check=False,
-        )
-        if done.returncode != 0 or not _installed():
-            raise ProviderError(
-                f"`npm ci` in {HERE} failed:\n{(done.stdout + done.stderr)[-2000:]}"
-            )
-
-
-def _installed() -> bool:
-    wanted = json.loads((HERE / "package.json").read_text())["dependencies"]["oidc-provider"]
     try:
-        found = json.loads((HERE / "node_modules" / "oidc-provider" / "package.json").read_text())
-    except (OSError, ValueError):
-        return False
-    return bool(found.get("version") == wanted)
+        ensure_npm_package(HERE, "oidc-provider", _MISSING)
+    except NpmInstallError as error:
+        raise ProviderError(str(error)) from None
 
 
 def start_provider(

@@ -189,46 +189,30 @@ def _typed(form: Mapping[str, Any], name: str) -> str:
 @router.post("/users", **page(MANAGE))
 async def add_person(request: Request) -> Response:
     """Add a person with a generated first password, shown once (as the API does)."""
-    form = await request.form()
-    values = {"username": _typed(form, "username"), "role": _typed(form, "role")}
-    services = services_of(request)
-    try:
-        username = form_text(form, "username", USERNAME_MAX)
-        role = form_text(form, "role", 64)
-        # argon2 hashing takes tens of milliseconds of CPU: off the event loop.
-        password = await run_in_threadpool(
-            services.access.add_person, request_context(request), username, role
-        )
-    except (BadInput, Conflict) as error:
-        return await run_in_threadpool(_rejected, request, "person", error, values)
-    return render(
-        request,
-        "users.html",
-        status_code=201,
-        view="created",
-        username=username,
-        role=role,
-        kind="person",
-        secret=password,
-        needs_second_factor=role in signin_of(request).second_factor_roles,
-        role_names=role_names(request),
-    )
+    return await _add_account(request, "person", role_limit=64)
 
 
 @router.post("/users/service-accounts", **page(MANAGE))
 async def add_service_account(request: Request) -> Response:
     """Add a service account; its API token is shown once (as the API does)."""
+    return await _add_account(request, "service", role_limit=16)
+
+
+async def _add_account(request: Request, kind: str, role_limit: int) -> Response:
+    """The account the form names, and its first secret (a person's password, a service's
+    token) shown once on the page that answers the post; the form again on bad input."""
     form = await request.form()
     values = {"username": _typed(form, "username"), "role": _typed(form, "role")}
-    services = services_of(request)
+    access = services_of(request).access
+    create = access.add_person if kind == "person" else access.add_service
     try:
         username = form_text(form, "username", USERNAME_MAX)
-        role = form_text(form, "role", 16)
-        token = await run_in_threadpool(
-            services.access.add_service, request_context(request), username, role
-        )
+        role = form_text(form, "role", role_limit)
+        # argon2 hashing takes tens of milliseconds of CPU: off the event loop.
+        secret = await run_in_threadpool(create, request_context(request), username, role)
     except (BadInput, Conflict) as error:
-        return await run_in_threadpool(_rejected, request, "service", error, values)
+        return await run_in_threadpool(_rejected, request, kind, error, values)
+    person = kind == "person"
     return render(
         request,
         "users.html",
@@ -236,10 +220,10 @@ async def add_service_account(request: Request) -> Response:
         view="created",
         username=username,
         role=role,
-        kind="service",
-        secret=token,
-        needs_second_factor=False,
-        role_names=SERVICE_ROLE_NAMES,
+        kind=kind,
+        secret=secret,
+        needs_second_factor=person and role in signin_of(request).second_factor_roles,
+        role_names=role_names(request) if person else SERVICE_ROLE_NAMES,
     )
 
 
