@@ -66,6 +66,8 @@ BATCH = 2000
 # A purge may not run ahead of the real clock: that would delete before the period ends.
 CLOCK_SLACK = timedelta(minutes=5)
 RUN = "retention:run"
+# Shredding one recording now, for a granted erasure request (rights/erasure.py).
+ERASE = "recordings:erase"
 OUTLOOK = "retention:read"
 # An outlook lists at most this many recordings, soonest first; its counts cover them all.
 OUTLOOK_LIMIT = 500
@@ -207,6 +209,69 @@ class RetentionService:
                 erased += self._dispose(ctx, "reapply", found, rules, ledger=False)
         return erased + self._finish_shredded(ctx)[0]
 
+    def erase(
+        self, ctx: RequestContext, recording_ids: Sequence[str], *, run_id: str, rule: str
+    ) -> dict[str, int]:
+        """Crypto-shred ``recording_ids`` now, for a granted erasure request: the erasure
+        ledger first, then the data keys, then the blobs, and a disposal certificate each, as
+        a purge does. A recording a legal hold covers is left alone (the caller decides what
+        to tell the requester). Returns {recording id: its certificate's audit entry} for
+        each one erased; where an Object Lock keeps the ciphertext, the certificate says the
+        key is destroyed and which blobs a later purge run deletes.
+        """
+        require(ctx.actor, ERASE)
+        ids = list(dict.fromkeys(recording_ids))
+        with self._engine.connect() as conn:
+            found = _due_rows(conn, recordings.c.id.in_(ids), limit=None)
+        if found:
+            self._dispose(ctx, run_id, found, dict.fromkeys(ids, rule), reason="erasure_request")
+        self._certify_locked(ctx, ids)
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(disposals.c.recording_id, disposals.c.certificate_seq).where(
+                    disposals.c.recording_id.in_(ids), disposals.c.certificate_seq.is_not(None)
+                )
+            ).all()
+        return {r.recording_id: r.certificate_seq for r in rows}
+
+    def _certify_locked(self, ctx: RequestContext, ids: Sequence[str]) -> None:
+        """Scrub and certify erased recordings whose ciphertext an Object Lock still keeps.
+
+        The data key is gone, so what the lock keeps can never be read again: that is the
+        erasure, and the requester is owed it now, not when the lock lapses. The catalogue's
+        copy of what was said (transcript text, caller) goes at once; a later purge run
+        deletes the locked bytes and writes the final certificate.
+        """
+        now = utc_now_iso()
+        with transaction(self._engine) as conn:
+            rows = conn.execute(
+                select(disposals).where(
+                    disposals.c.recording_id.in_(ids),
+                    disposals.c.state == "shredded",
+                    disposals.c.certificate_seq.is_(None),
+                )
+            ).all()
+            if not rows:
+                return
+            segments = _scrub(conn, [r.recording_id for r in rows], now)
+            acts = [
+                AuditAct(
+                    "recording.shredded",
+                    "recording",
+                    r.recording_id,
+                    _certificate(r, (), segments.get(r.recording_id, 0), now)
+                    | {"blobs_awaiting_deletion": orjson.loads(r.blobs)},
+                )
+                for r in rows
+            ]
+            seqs = self._audit.append_many(conn, ctx, acts)
+            conn.execute(
+                update(disposals)
+                .where(disposals.c.recording_id == bindparam("rid"))
+                .values(certificate_seq=bindparam("seq")),
+                [{"rid": r.recording_id, "seq": seq} for r, seq in zip(rows, seqs, strict=True)],
+            )
+
     def outlook(
         self, ctx: RequestContext, within: timedelta, limit: int = OUTLOOK_LIMIT
     ) -> Outlook:
@@ -301,6 +366,7 @@ class RetentionService:
         rules: dict[str, str],
         *,
         ledger: bool = True,
+        reason: str = "retention",
     ) -> int:
         """Destroy the keys of ``batch`` (less any a hold now covers), then finish them."""
         at = utc_now_iso()
@@ -315,9 +381,7 @@ class RetentionService:
             if ledger:  # before the keys go: no restore may bring back an unrecorded erasure
                 self._ledger.record(
                     [
-                        Erasure(
-                            d.recording_id, d.blob_names, at, "retention", rules[d.recording_id]
-                        )
+                        Erasure(d.recording_id, d.blob_names, at, reason, rules[d.recording_id])
                         for d in batch
                     ]
                 )
@@ -365,15 +429,7 @@ class RetentionService:
         ids = [rid for rid, _names in gone]
         now = utc_now_iso()
         with transaction(self._engine) as conn:
-            segments = delete_segments_of(conn, ids)
-            conn.execute(delete(renditions).where(renditions.c.recording_id.in_(ids)))
-            conn.execute(delete(redactions).where(redactions.c.recording_id.in_(ids)))
-            conn.execute(delete(review_flags).where(review_flags.c.recording_id.in_(ids)))
-            conn.execute(
-                update(recordings)
-                .where(recordings.c.id.in_(ids))
-                .values(caller="", agent="", source_sha256="", purged_at=now)
-            )
+            segments = _scrub(conn, ids, now)
             rows = {
                 r.recording_id: r
                 for r in conn.execute(select(disposals).where(disposals.c.recording_id.in_(ids)))
@@ -523,6 +579,21 @@ def _due_rows(
     return [
         Due(r.id, r.line, r.retain_until, (r.blob_name, *sorted(extra.get(r.id, [])))) for r in rows
     ]
+
+
+def _scrub(conn: Connection, ids: Sequence[str], now: str) -> dict[str, int]:
+    """Remove what the catalogue still says of shredded recordings (transcript text, redaction
+    log, flags, caller and agent) and mark them purged; return transcript segments deleted."""
+    segments = delete_segments_of(conn, ids)
+    conn.execute(delete(renditions).where(renditions.c.recording_id.in_(ids)))
+    conn.execute(delete(redactions).where(redactions.c.recording_id.in_(ids)))
+    conn.execute(delete(review_flags).where(review_flags.c.recording_id.in_(ids)))
+    conn.execute(
+        update(recordings)
+        .where(recordings.c.id.in_(ids))
+        .values(caller="", agent="", source_sha256="", purged_at=now)
+    )
+    return segments
 
 
 def _certificate(disposal: Any, names: tuple[str, ...], segments: int, at: str) -> dict[str, Any]:

@@ -1,0 +1,1 @@
+"""People's rights: subject access and erasure requests, and the statutory clock."""
