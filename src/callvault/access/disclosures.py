@@ -56,6 +56,24 @@ def _text(value: str | None, field: str, limit: int) -> str:
     return value
 
 
+def check_fields(
+    *, recipient: str, organisation: str, reason: str, method: str, sent_on: str
+) -> dict[str, str]:
+    """The register's fields, checked (BadInput naming the first that is wrong)."""
+    row = {
+        "recipient": _text(recipient, "recipient", _MAX_NAME),
+        "organisation": _text(organisation, "organisation", _MAX_NAME),
+        "reason": _text(reason, "reason", _MAX_REASON),
+        "method": method,
+    }
+    if method not in METHODS:
+        raise BadInput(f"method must be one of {', '.join(METHODS)}", "method")
+    day = parse_day(sent_on, "sent_on")
+    if day is None:
+        raise BadInput("sent_on (the date it was sent, YYYY-MM-DD) is required", "sent_on")
+    return row | {"sent_on": day.isoformat()}
+
+
 class DisclosureRegister:
     def __init__(
         self, engine: Engine, audit: AuditLog, grants: GrantService, clock: Clock | None = None
@@ -81,34 +99,36 @@ class DisclosureRegister:
         """Enter that export ``export_id`` was sent to ``recipient`` at ``organisation``."""
         check_id(export_id, "export_id")
         self._grants.require(ctx, "disclosures:record", export_id)
-        row = {
-            "recipient": _text(recipient, "recipient", _MAX_NAME),
-            "organisation": _text(organisation, "organisation", _MAX_NAME),
-            "reason": _text(reason, "reason", _MAX_REASON),
-            "method": method,
-        }
-        if method not in METHODS:
-            raise BadInput(f"method must be one of {', '.join(METHODS)}", "method")
-        day = parse_day(sent_on, "sent_on")
-        if day is None:
-            raise BadInput("sent_on (the date it was sent, YYYY-MM-DD) is required", "sent_on")
+        fields = check_fields(
+            recipient=recipient, organisation=organisation, reason=reason, method=method,
+            sent_on=sent_on,
+        )  # fmt: skip
         export = self._export(export_id)
         ctx = replace(ctx, purpose=export.purpose, case_ref=export.case_ref)
-        self._check(ctx, export, day)
-        row |= {
+        self._check(ctx, export, date.fromisoformat(fields["sent_on"]))
+        with transaction(self._engine) as conn:
+            return self.enter(conn, ctx, export_id, fields)
+
+    def enter(
+        self, conn: Connection, ctx: RequestContext, export_id: str, fields: dict[str, str]
+    ) -> dict[str, Any]:
+        """Insert the disclosure of ``export_id`` and its audit entry inside ``conn``.
+
+        ``fields`` come from ``check_fields``; the caller has made ``record``'s checks (or,
+        for an evidence bundle entered as it is made, holds them true by construction).
+        """
+        row: dict[str, Any] = fields | {
             "id": uuid.uuid4().hex,
             "export_id": export_id,
-            "sent_on": day.isoformat(),
             "recorded_by": ctx.actor.name,
             "recorded_at": self._clock().isoformat(timespec="microseconds"),
         }
-        with transaction(self._engine) as conn:
-            conn.execute(insert(disclosures).values(**row))
-            self._audit.append(
-                conn, ctx, "disclosure.recorded", object_type="export", object_id=export_id,
-                details={k: row[k] for k in ("id", "recipient", "organisation", "reason",
-                                             "method", "sent_on")},
-            )  # fmt: skip
+        conn.execute(insert(disclosures).values(**row))
+        self._audit.append(
+            conn, ctx, "disclosure.recorded", object_type="export", object_id=export_id,
+            details={k: row[k] for k in ("id", "recipient", "organisation", "reason",
+                                         "method", "sent_on")},
+        )  # fmt: skip
         return row
 
     def entries(
