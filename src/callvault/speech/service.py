@@ -220,6 +220,19 @@ class SpeechService:
         self, ctx: RequestContext, recording_id: str, grant_id: str, rendition: str = "redacted"
     ) -> dict[str, Any]:
         """The transcript under ``grant_id``: ``{"segments": [{speaker, start, end, text}]}``."""
+        transcript = self.read_transcript(ctx, recording_id, grant_id, rendition)
+        return {
+            "recording_id": recording_id,
+            "rendition": rendition,
+            "model": transcript.model,
+            "segments": transcript.public_segments(),
+        }
+
+    def read_transcript(
+        self, ctx: RequestContext, recording_id: str, grant_id: str, rendition: str = "redacted"
+    ) -> Transcript:
+        """The stored transcript with its word times (the subject access package withholds
+        words by time), behind the same gate and audit entry as ``transcript``."""
         check_rendition(rendition)
         cleared = self._player.clear(ctx, recording_id, grant_id, READ_ACTION)
         self._player.check_purpose_rendition(cleared, rendition)
@@ -238,13 +251,7 @@ class SpeechService:
             )  # fmt: skip
         # Committed: only now is the key unwrapped and the transcript decrypted.
         data = self._vault.read_all(name, self._player.data_key(recording_id))
-        transcript = Transcript.from_json(data)
-        return {
-            "recording_id": recording_id,
-            "rendition": rendition,
-            "model": transcript.model,
-            "segments": transcript.public_segments(),
-        }
+        return Transcript.from_json(data)
 
 
 def speakers_of(rec: Recording) -> tuple[str, ...]:
