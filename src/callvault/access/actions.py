@@ -100,6 +100,24 @@ ACTIONS: dict[str, frozenset[str]] = {
     # The disclosure register: entered by whoever exported; read by the DPO and auditors.
     "disclosures:record": frozenset({LISTENERS}),
     "disclosures:read": frozenset({"operator", "role:dpo", "role:auditor"}),
+    # People's rights (Art. 15, 17, 21): the DPO's information-governance work. The register
+    # holds requesters' names and numbers, so auditors read it and nobody else.
+    "rights:manage": frozenset({"role:dpo"}),
+    "rights:read": frozenset({"role:dpo", "role:auditor"}),
+    # Crypto-shredding a recording before its retention date: only by a granted erasure or
+    # objection request, decided by the DPO (retention/purge.py RetentionService.erase).
+    "recordings:erase": frozenset({"role:dpo"}),
+    # Training clips (training/service.py): managers who use the training purpose propose;
+    # the staff member on the call decides (the service checks it is them, signed in);
+    # someone other than the proposer reviews; staff and their managers use the library.
+    "training:propose": frozenset({"role:team_leader", "role:authorised_manager"}),
+    "training:consent": frozenset({SIGNED_IN}),
+    "training:review": frozenset({"role:authorised_manager", "role:dpo"}),
+    "training:read": frozenset(
+        {"role:advisor", "role:team_leader", "role:authorised_manager", "role:dpo"}
+    ),
+    # The job that makes, removes and expires clips.
+    "training:make": frozenset({"system"}),
     # The fair processing notice and the notice for staff: generated from the policy alone,
     # so anyone may read them, signed in or not (staff without an account included).
     "notice:read": frozenset({PUBLIC}),

@@ -26,6 +26,7 @@ from callvault.web.routes import (
     calls,
     compliance,
     disclosures,
+    evidence,
     grants,
     holds,
     ingest,
@@ -35,8 +36,10 @@ from callvault.web.routes import (
     oversight,
     playback,
     recordings,
+    rights,
     session,
     speech,
+    training,
     users,
 )
 
@@ -73,6 +76,12 @@ def create_app(services: Services, recorder: RecorderThread | None = None) -> Fa
     routers = (operations, ingest, grants, recordings, users, audit, session, oidc, oversight)
     for module in (*routers, playback, speech, disclosures, holds, calls):
         app.include_router(module.router)
+    # Evidence bundles (docs/evidence.md): an export entered in the disclosure register.
+    app.include_router(evidence.router)
+    # People's rights: the register of subject access, erasure and objection requests.
+    app.include_router(rights.router)
+    # Training clips: proposal, the staff member's consent, review, the library.
+    app.include_router(training.router)
     # The public notices and the compliance reports (docs/notice.md, docs/retention.md).
     for module in (notice, compliance):
         app.include_router(module.router)

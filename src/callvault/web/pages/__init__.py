@@ -12,6 +12,7 @@ from callvault.web.pages import (
     home,
     listen,
     recording,
+    rights_pages,
     search,
     signin_pages,
     users_pages,
@@ -27,6 +28,7 @@ ROUTERS: tuple[APIRouter, ...] = tuple(
         listen,
         approvals,
         holds_pages,
+        rights_pages,
         audit_pages,
         users_pages,
     )
