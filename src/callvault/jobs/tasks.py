@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 import callvault.jobs.hold_tasks
 import callvault.jobs.oversight_tasks
 import callvault.jobs.retention_tasks
-import callvault.jobs.speech_tasks  # noqa: F401
+import callvault.jobs.speech_tasks
+import callvault.jobs.training_tasks  # noqa: F401
 from callvault.access.actions import require
 from callvault.catalog.model import Recording
 from callvault.errors import BadInput, IntegrityFailure, NotFound

@@ -44,6 +44,7 @@ from callvault.maintenance.backup_manifest import (
 from callvault.policy.loader import load_policy
 from callvault.retention.ledger import Erasure
 from callvault.secretfile import replace_private
+from callvault.training.store import live_clip_blobs
 from callvault.vault.crypto import ByteSink
 
 _BATCH = 500  # ids per IN (...): under every driver's parameter limit
@@ -110,7 +111,9 @@ def restore_home(services: Services, ctx: RequestContext, backup_dir: Path) -> R
                      "ledger_entries": manifest.ledger.entries},
         )  # fmt: skip
     reapplied = _reapply_after_restore(services, ctx)
-    orphans = set(services.blobs.names()) - services.catalog.blob_names()
+    with services.engine.connect() as conn:
+        clips = live_clip_blobs(conn)
+    orphans = set(services.blobs.names()) - services.catalog.blob_names() - clips
     return RestoreResult(
         restored=True,
         reapplied=reapplied,

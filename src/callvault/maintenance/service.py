@@ -20,6 +20,7 @@ from callvault.policy.loader import load_policy
 from callvault.retention.purge import blobs_being_purged
 from callvault.secretfile import replace_private
 from callvault.speech.weights import model_files
+from callvault.training.store import live_clip_blobs, rewrap_clip_keys
 from callvault.vault.interfaces import BlobLocked
 from callvault.vault.keys import LocalKeyFile
 
@@ -162,7 +163,9 @@ def _check_blobs(
     with file_lock(services.lock_path, exclusive=True):
         # Blobs a purge is still deleting are neither needed nor orphans: the purge has them.
         purging = blobs_being_purged(services.engine)
-        catalogued = services.catalog.blob_names() - purging
+        with services.engine.connect() as conn:
+            clips = live_clip_blobs(conn)
+        catalogued = (services.catalog.blob_names() | clips) - purging
         stored = set(services.blobs.names())
         orphans = sorted(stored - catalogued - purging)
         missing = sorted(catalogued - stored)
@@ -236,6 +239,8 @@ def _rotate_locked(services: Services, ctx: RequestContext) -> int:
         # People's TOTP secrets are sealed under the same ring: re-wrap them in the same
         # commit, or nobody could sign in once the old keys are retired.
         totp_secrets = rewrap_totp_secrets(conn, keys)
+        # Training clips have keys of their own under the same ring.
+        rewrapped += rewrap_clip_keys(conn, services.vault)
         services.audit.append(
             conn,
             ctx,

@@ -1,0 +1,1 @@
+"""Training clips: staff consent, anonymised callers, review and revocation."""
