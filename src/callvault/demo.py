@@ -126,6 +126,24 @@ def add_demo_people(services: Services, ctx: RequestContext, password: str) -> l
     return people
 
 
+def open_demo_request(services: Services) -> str:
+    """A subject access request from the housing repair call's caller, received a few days ago,
+    so the deadlines view and the review step have something to show; its reference."""
+    from callvault.rights.service import RightsService
+
+    rights = RightsService.for_services(services)
+    dpo = RequestContext(actor=services.access.person("dee", operator="operator:demo"),
+                         origin="cli")  # fmt: skip
+    received = rights.today() - timedelta(days=5)
+    request = rights.open(
+        dpo, kind="access", ref="SAR-2026-0001", requester="Sam Okafor (demo)",
+        contact="sam.okafor@example.org", received_on=received.isoformat(),
+        identity="verified", phones=["020 7946 0002"],
+        note="Demo: asked by email for recordings of their calls about a housing repair.",
+    )  # fmt: skip
+    return request.ref
+
+
 def write_demo_accounts(home: Path, password: str, people: list[DemoPerson]) -> Path:
     """The demo's sign-ins in a file only the owner can read, so they outlive the terminal."""
     lines = [

@@ -34,13 +34,19 @@ def init_command(demo: bool, policy_file: Path | None, as_json: bool) -> None:
     result = InitResult(services.settings.home, "admin", password, "pbx-upload", token)
     demo_lines = ""
     if demo:
-        from callvault.demo import add_demo_people, ingest_demo_calls, write_demo_accounts
+        from callvault.demo import (
+            add_demo_people,
+            ingest_demo_calls,
+            open_demo_request,
+            write_demo_accounts,
+        )
 
         result.demo = ingest_demo_calls(services, ctx)
         demo_password = secrets.token_urlsafe(12)
         people = add_demo_people(services, ctx, demo_password)
         accounts = write_demo_accounts(services.settings.home, demo_password, people)
         result.demo["people"] = [person.username for person in people]
+        result.demo["rights_request"] = open_demo_request(services)
         result.demo["accounts_file"] = str(accounts)
         demo_lines = (
             f"\ndemo: {result.demo['recorded']} sample calls recorded, "
