@@ -21,6 +21,7 @@ from callvault.context import RequestContext
 from callvault.errors import BadInput, Conflict, NotFound, Refused
 from callvault.media.decode import decode_to_pcm
 from callvault.speech.renditions import REDACTED_AUDIO
+from callvault.speech.store import redactions
 from callvault.training.model import CHECKLIST
 from callvault.training.service import TrainingService
 from callvault.training.similarity import PASS_THRESHOLD, similarity_available
@@ -32,7 +33,8 @@ from speech_corpus import short_clip
 pytestmark = needs_corpus_tools
 
 CALLER_SAYS = (
-    "Hello, I am calling about the parking permit for our road, it still has not arrived "
+    "Hello, my name is {NAME:Daniel Kowalski}. I am calling about the parking permit for our "
+    "road, it still has not arrived "
     "and the wardens keep leaving tickets on the car outside the house."
 )
 AGENT_SAYS = (
@@ -167,6 +169,17 @@ def test_the_clip_alters_the_caller_and_keeps_the_staff_member(world: World) -> 
     # The staff member as they were heard: the same words at the same moments (Opus keeps
     # the sound, not every sample, so their loudness over time is compared).
     assert similar(loudness(pcm[agent]), loudness(source[agent])) > 0.95
+    # The caller's name, muted by the speech job, is silent on both channels of the clip.
+    with world.services.engine.connect() as conn:
+        spans = conn.execute(
+            select(redactions.c.start_s, redactions.c.end_s).where(
+                redactions.c.recording_id == world.recording
+            )
+        ).all()
+    assert spans, "the speech job found no personal data to mute"
+    for start, end in spans:
+        inside = pcm[:, round(start * rate) : round(end * rate)]
+        assert np.abs(inside).max() < 300, (start, end)
     assert "training.played" in _actions(world.services, clip.id)
 
 

@@ -107,9 +107,9 @@ def verify_export(path: Path, public_key: bytes) -> dict[str, Any]:
             names = set(listed)
             if len(names) != len(listed):
                 raise IntegrityFailure(f"{path}: a file name appears twice in the zip")
-            manifest_bytes = _member(archive, names, MANIFEST)
+            manifest_bytes = read_member(archive, names, MANIFEST)
             try:
-                key.verify(_member(archive, names, SIGNATURE), manifest_bytes)
+                key.verify(read_member(archive, names, SIGNATURE), manifest_bytes)
             except InvalidSignature:
                 raise IntegrityFailure(
                     f"{path}: the manifest signature does not verify with this key"
@@ -120,7 +120,7 @@ def verify_export(path: Path, public_key: bytes) -> dict[str, Any]:
             if extra:
                 raise IntegrityFailure(f"{path}: files not in the manifest: {sorted(extra)}")
             for name, item in files.items():
-                digest, size = _hash_member(archive, names, name)
+                digest, size = hash_member(archive, names, name)
                 if (digest, size) != (item["sha256"], item["size"]):
                     raise IntegrityFailure(f"{path}: {name} differs from the manifest")
     except (zipfile.BadZipFile, OSError, KeyError, TypeError, orjson.JSONDecodeError) as exc:
@@ -128,15 +128,21 @@ def verify_export(path: Path, public_key: bytes) -> dict[str, Any]:
     return manifest
 
 
-def _member(archive: zipfile.ZipFile, names: set[str], name: str) -> bytes:
+def read_member(
+    archive: zipfile.ZipFile, names: set[str], name: str, what: str = "export"
+) -> bytes:
+    """Member ``name`` of a signed zip (an export, or an evidence bundle: ``what``)."""
     if name not in names:
-        raise IntegrityFailure(f"the export has no {name}")
+        raise IntegrityFailure(f"the {what} has no {name}")
     return archive.read(name)
 
 
-def _hash_member(archive: zipfile.ZipFile, names: set[str], name: str) -> tuple[str, int]:
+def hash_member(
+    archive: zipfile.ZipFile, names: set[str], name: str, what: str = "export"
+) -> tuple[str, int]:
+    """SHA-256 and size of member ``name``, read in blocks (audio can be large)."""
     if name not in names:
-        raise IntegrityFailure(f"the export has no {name}, which the manifest names")
+        raise IntegrityFailure(f"the {what} has no {name}, which the manifest names")
     digest, size = hashlib.sha256(), 0
     with archive.open(name) as member:
         while block := member.read(_READ_BLOCK):

@@ -46,7 +46,7 @@ import orjson
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from callvault.access.export_signing import load_public_key
+from callvault.access.export_signing import hash_member, load_public_key, read_member
 from callvault.audit.chain import checkpoint_message, entry_hash
 from callvault.errors import IntegrityFailure
 
@@ -137,9 +137,9 @@ def _check_archive(archive: zipfile.ZipFile, key: Ed25519PublicKey) -> dict[str,
     names = set(listed)
     if len(names) != len(listed):
         raise IntegrityFailure("a member name appears twice in the zip")
-    manifest_bytes = _read(archive, names, MANIFEST)
+    manifest_bytes = read_member(archive, names, MANIFEST, "bundle")
     try:
-        key.verify(_read(archive, names, SIGNATURE), manifest_bytes)
+        key.verify(read_member(archive, names, SIGNATURE, "bundle"), manifest_bytes)
     except InvalidSignature:
         raise IntegrityFailure("the manifest signature does not verify with this key") from None
     manifest: dict[str, Any] = orjson.loads(manifest_bytes)
@@ -152,7 +152,7 @@ def _check_archive(archive: zipfile.ZipFile, key: Ed25519PublicKey) -> dict[str,
     if extra:
         raise IntegrityFailure(f"members not in the manifest: {sorted(extra)}")
     for name, item in members.items():
-        digest, size = _hash_member(archive, names, name)
+        digest, size = hash_member(archive, names, name, "bundle")
         if (digest, size) != (item["sha256"], item["size"]):
             raise IntegrityFailure(f"{name} differs from the manifest (SHA-256 or size)")
     custody = orjson.loads(archive.read(CUSTODY)) if CUSTODY in members else None
@@ -235,20 +235,3 @@ def _check_head(custody: dict[str, Any], manifest: dict[str, Any], last: dict[st
     contents = details.get("contents") or {}
     if not contents or any(hashed.get(name) != sha for name, sha in contents.items()):
         raise IntegrityFailure("the bundle's audit entry names other contents than the manifest")
-
-
-def _read(archive: zipfile.ZipFile, names: set[str], name: str) -> bytes:
-    if name not in names:
-        raise IntegrityFailure(f"the bundle has no {name}")
-    return archive.read(name)
-
-
-def _hash_member(archive: zipfile.ZipFile, names: set[str], name: str) -> tuple[str, int]:
-    if name not in names:
-        raise IntegrityFailure(f"the bundle has no {name}, which the manifest names")
-    digest, size = hashlib.sha256(), 0
-    with archive.open(name) as member:
-        while block := member.read(_BLOCK):
-            digest.update(block)
-            size += len(block)
-    return digest.hexdigest(), size

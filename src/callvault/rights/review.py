@@ -43,7 +43,6 @@ from callvault.rights.items import (
     require,
 )
 from callvault.rights.review_terms import (
-    CHANNEL_NAMES,
     MuteSpan,
     parse_drop,
     parse_mutes,
@@ -98,23 +97,13 @@ class Proposal:
 
 
 @dataclass(frozen=True, slots=True)
-class Mute:
+class Mute(MuteSpan):
     """A span muted in the released audio, as stored: who decided it and why."""
 
-    channel: int | None
-    start_s: float
-    end_s: float
-    reason: str
     added_by: str
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "channel": CHANNEL_NAMES[self.channel],
-            "start": round(self.start_s, 3),
-            "end": round(self.end_s, 3),
-            "reason": self.reason,
-            "added_by": self.added_by,
-        }
+        return MuteSpan.as_dict(self) | {"added_by": self.added_by}
 
 
 @dataclass(frozen=True, slots=True)
