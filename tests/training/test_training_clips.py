@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from access.access_helpers import add_people, as_person, entries
 from callvault.bootstrap import Services
-from callvault.context import RequestContext
+from callvault.context import RequestContext, system_context
 from callvault.errors import BadInput, Conflict, NotFound, Refused
 from callvault.media.decode import decode_to_pcm
 from callvault.speech.renditions import REDACTED_AUDIO
@@ -276,8 +276,11 @@ def test_who_may_do_what(world: World) -> None:
     with pytest.raises(Refused):
         world.training.list(cora)
     clip = world.propose()
-    with pytest.raises(NotFound):  # not published: not in the library for others
-        world.training.get(as_person(world.services, "dana"), clip.id)
+    world.services.access.add_person(system_context("test"), "ada", "advisor", "correct horse")
+    with pytest.raises(NotFound):  # not published: not in another advisor's library
+        world.training.get(as_person(world.services, "ada"), clip.id)
+    # The DPO reviews clips, so sees them in every state.
+    assert world.training.get(as_person(world.services, "dana"), clip.id).id == clip.id
     # The staff member sees the clip awaiting their decision.
     assert [c.id for c in world.training.list(world.adam)] == [clip.id]
     refusals = [e for e in entries(world.services) if e["action"] == "access.refused"]

@@ -238,7 +238,7 @@ class TrainingService:
         self._require(ctx, READ, None)
         c = training_clips.c
         query = select(training_clips).order_by(c.proposed_at.desc())
-        if library or not self._permissions.allowed(ctx.actor, PROPOSE):
+        if library or not self._oversees(ctx):
             query = query.where((c.state == PUBLISHED) | (c.agent == ctx.actor.name))
         with self._engine.connect() as conn:
             return [Clip.from_row(r) for r in conn.execute(query)]
@@ -246,9 +246,7 @@ class TrainingService:
     def get(self, ctx: RequestContext, clip_id: str) -> Clip:
         self._require(ctx, READ, clip_id)
         clip = self._get(clip_id)
-        if clip.state != PUBLISHED and not (
-            ctx.actor.name == clip.agent or self._permissions.allowed(ctx.actor, PROPOSE)
-        ):
+        if clip.state != PUBLISHED and not (ctx.actor.name == clip.agent or self._oversees(ctx)):
             raise NotFound(f"no published clip {clip_id}", "clip_id")
         return clip
 
@@ -364,6 +362,10 @@ class TrainingService:
             record_refusal(self._engine, self._audit, ctx, refusal,
                            object_type="training_clip", object_id=object_id,
                            action=action)  # fmt: skip
+
+    def _oversees(self, ctx: RequestContext) -> bool:
+        """Proposers and reviewers see clips in every state; others only the library."""
+        return any(self._permissions.allowed(ctx.actor, a) for a in (PROPOSE, REVIEW))
 
     def _own_clip(self, ctx: RequestContext, clip_id: str) -> Clip:
         """The clip, when ``ctx`` is the staff member on its call (signed in as themselves)."""
