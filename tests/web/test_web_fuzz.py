@@ -31,7 +31,8 @@ from web_people import PASSWORD, sign_in
 PERSON_FOR = {"recordings": "am", "grants": "am", "disclosures:record": "am", "users": "adm",
               "audit": "dpo", "policy": "dpo", "alerts": "dpo", "disclosures:read": "dpo",
               "session": "am", "holds": "dpo", "scope": "dpo", "ropa": "dpo",
-              "transcripts": "am", "flags": "dpo"}  # fmt: skip
+              "transcripts": "am", "flags": "dpo", "rights": "dpo",
+              "training": "am"}  # fmt: skip
 PEOPLE = {"am": "authorised_manager", "adm": "administrator", "dpo": "dpo"}
 EXAMPLES = 25
 Operation = APIOperation[Any, Any, Any, Any]

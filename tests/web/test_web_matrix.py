@@ -10,10 +10,12 @@ above all.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -23,6 +25,9 @@ from access.access_helpers import record
 from callvault.access.grants import Grant, GrantService
 from callvault.bootstrap import Services
 from callvault.context import RequestContext, system_context
+from callvault.rights.review import ReviewService
+from callvault.rights.service import RightsService
+from callvault.training.service import TrainingService
 from callvault.web.app import create_app
 from callvault.web.security import ACTION_KEY, api_routes
 from homes import worker_context
@@ -173,6 +178,51 @@ def _fresh_hold(world: World) -> str:
     return hold.id
 
 
+_REFS = itertools.count(100)
+
+
+def _next_ref() -> str:
+    return f"SAR-2026-{next(_REFS):04d}"
+
+
+def _request_fields(ref: str, kind: str = "access", identity: str = "verified") -> dict[str, Any]:
+    """A rights request for the parking call's caller (meta_for's 07700 900123)."""
+    return {"kind": kind, "ref": ref, "requester": "M. Atrix", "contact": "m@example.org",
+            "identity": identity, "phones": ["07700 900123"], "received_on": None}  # fmt: skip
+
+
+def _fresh_request(world: World, kind: str = "access", identity: str = "verified") -> str:
+    """A new rights request opened by the DPO; its reference."""
+    dpo = RequestContext(actor=world.services.access.person("dpo"), origin="test")
+    fields = _request_fields(_next_ref(), kind, identity)
+    opened = RightsService.for_services(world.services).open(dpo, **fields)
+    return opened.ref
+
+
+def _reviewed_request(world: World) -> str:
+    """A new subject access request whose every recording the DPO has reviewed (withheld:
+    no audio to read, so the package is quick to make); its reference."""
+    ref = _fresh_request(world)
+    dpo = RequestContext(actor=world.services.access.person("dpo"), origin="test")
+    review = ReviewService.for_services(world.services)
+    for item in RightsService.for_services(world.services).get(dpo, ref, audited=False).items:
+        review.review(dpo, ref, item.recording_id, outcome="withheld",
+                      reason_code="not_requester", note="matrix")  # fmt: skip
+    return ref
+
+
+def _fresh_clip(world: World, *, consented: bool = False) -> str:
+    """A new training clip of the parking call proposed by the team leader; agreed to by its
+    advisor when ``consented``."""
+    training = TrainingService.for_services(world.services)
+    leader = RequestContext(actor=world.services.access.person("tl"), origin="test")
+    clip = training.propose(leader, world.recording, start_s=0, end_s=3, why="matrix")
+    if consented:
+        advisor = RequestContext(actor=world.services.access.person("adv"), origin="test")
+        training.consent(advisor, clip.id, agree=True)
+    return clip.id
+
+
 def _rendition(who: str) -> str:
     # Quality monitoring hears only the redacted rendition (policy: original_allowed false).
     return "redacted" if OWN_PURPOSE.get(who, ("",))[0] == "quality" else "original"
@@ -230,6 +280,16 @@ CALLS: dict[tuple[str, str], Call] = {
     ),
     ("POST", "/api/v1/grants/{grant_id}/export"): lambda w, who, s: w.clients[who].post(
         f"/api/v1/grants/{_own(w, who, s)}/export"
+    ),
+    ("POST", "/api/v1/recordings/{recording_id}/evidence"): lambda w, who, s: w.clients[who].post(
+        f"/api/v1/recordings/{w.recording}/evidence",
+        json={
+            "grant": _own(w, who, s),
+            "recipient": "A. Investigator",
+            "organisation": "LGSCO",
+            "reason": "ombudsman case",
+            "method": "secure_email",
+        },
     ),
     ("POST", "/api/v1/disclosures"): lambda w, who, _s: w.clients[who].post(
         "/api/v1/disclosures",
@@ -330,6 +390,123 @@ CALLS: dict[tuple[str, str], Call] = {
     ("POST", "/users/{username}/totp"): _post_form(lambda w, who, s: "/users/am5/totp"),
     ("POST", "/users/{username}/unlock"): _post_form(lambda w, who, s: "/users/am6/unlock"),
     ("GET", "/access-review"): _get("/access-review"),
+    # People's rights: each call on a request of its own, so every cell can succeed.
+    ("GET", "/api/v1/rights"): _get("/api/v1/rights?days=7"),
+    ("POST", "/api/v1/rights"): lambda w, who, _s: w.clients[who].post(
+        "/api/v1/rights", json=_request_fields(_next_ref())
+    ),
+    ("GET", "/api/v1/rights/{ref}"): lambda w, who, _s: w.clients[who].get(
+        f"/api/v1/rights/{_fresh_request(w)}"
+    ),
+    ("POST", "/api/v1/rights/{ref}/search"): lambda w, who, _s: w.clients[who].post(
+        f"/api/v1/rights/{_fresh_request(w)}/search", json={}
+    ),
+    ("POST", "/api/v1/rights/{ref}/pause"): lambda w, who, _s: w.clients[who].post(
+        f"/api/v1/rights/{_fresh_request(w)}/pause",
+        json={"reason": "clarification", "note": "matrix"},
+    ),
+    ("POST", "/api/v1/rights/{ref}/resume"): lambda w, who, _s: w.clients[who].post(
+        f"/api/v1/rights/{_fresh_request(w, identity='awaiting')}/resume"
+    ),
+    ("POST", "/api/v1/rights/{ref}/extend"): lambda w, who, _s: w.clients[who].post(
+        f"/api/v1/rights/{_fresh_request(w)}/extend", json={"months": 1, "reason": "matrix"}
+    ),
+    ("POST", "/api/v1/rights/{ref}/close"): lambda w, who, _s: w.clients[who].post(
+        f"/api/v1/rights/{_fresh_request(w)}/close",
+        json={"outcome": "withdrawn", "note": "matrix"},
+    ),
+    ("POST", "/api/v1/rights/{ref}/recordings/{recording_id}/decision"): (
+        lambda w, who, _s: w.clients[who].post(
+            f"/api/v1/rights/{_fresh_request(w, kind='objection')}/recordings/{w.recording}"
+            "/decision",
+            json={"decision": "keep", "reason_code": "legal_claims"},
+        )
+    ),
+    # The rights pages: the same promises as the rights API.
+    ("GET", "/rights"): _get("/rights?closed=true"),
+    ("POST", "/rights"): lambda w, who, _s: w.clients[who].post(
+        "/rights", data={**_request_fields(_next_ref()), "phones": "07700 900123"}
+    ),
+    ("GET", "/rights/{ref}"): lambda w, who, _s: w.clients[who].get(f"/rights/{_fresh_request(w)}"),
+    ("POST", "/rights/{ref}/search"): _post_form(
+        lambda w, _who, _s: f"/rights/{_fresh_request(w)}/search"
+    ),
+    ("POST", "/rights/{ref}/pause"): _post_form(
+        lambda w, _who, _s: f"/rights/{_fresh_request(w)}/pause", reason="identity", note="matrix"
+    ),
+    ("POST", "/rights/{ref}/resume"): _post_form(
+        lambda w, _who, _s: f"/rights/{_fresh_request(w, identity='awaiting')}/resume"
+    ),
+    ("POST", "/rights/{ref}/extend"): _post_form(
+        lambda w, _who, _s: f"/rights/{_fresh_request(w)}/extend", months="1", reason="matrix"
+    ),
+    ("POST", "/rights/{ref}/close"): _post_form(
+        lambda w, _who, _s: f"/rights/{_fresh_request(w)}/close", outcome="withdrawn", note="m"
+    ),
+    ("POST", "/rights/{ref}/recordings/{recording_id}/decision"): _post_form(
+        lambda w, _who, _s: (
+            f"/rights/{_fresh_request(w, kind='objection')}/recordings/{w.recording}/decision"
+        ),
+        decision="keep",
+        reason_code="legal_claims",
+    ),
+    # The review step and the response package of a subject access request.
+    ("GET", "/rights/{ref}/recordings/{recording_id}/review"): lambda w, who, _s: w.clients[
+        who
+    ].get(f"/rights/{_fresh_request(w)}/recordings/{w.recording}/review"),
+    ("POST", "/rights/{ref}/recordings/{recording_id}/review"): _post_form(
+        lambda w, _who, _s: f"/rights/{_fresh_request(w)}/recordings/{w.recording}/review",
+        outcome="withheld",
+        reason_code="not_requester",
+        note="matrix",
+    ),
+    ("POST", "/rights/{ref}/package"): _post_form(
+        lambda w, _who, _s: f"/rights/{_reviewed_request(w)}/package"
+    ),
+    # Training clips: the parking call's advisor ("adv") is the staff member on it.
+    ("GET", "/api/v1/training/checklist"): _get("/api/v1/training/checklist"),
+    ("GET", "/api/v1/training/clips"): _get("/api/v1/training/clips?all=true"),
+    ("POST", "/api/v1/training/clips"): lambda w, who, _s: w.clients[who].post(
+        "/api/v1/training/clips",
+        json={"recording_id": w.recording, "start_s": 0, "end_s": 3, "why": "matrix"},
+    ),
+    ("GET", "/api/v1/training/clips/{clip_id}"): lambda w, who, _s: w.clients[who].get(
+        f"/api/v1/training/clips/{_fresh_clip(w)}"
+    ),
+    ("POST", "/api/v1/training/clips/{clip_id}/consent"): lambda w, who, _s: w.clients[who].post(
+        f"/api/v1/training/clips/{_fresh_clip(w)}/consent", json={"agree": True}
+    ),
+    ("POST", "/api/v1/training/clips/{clip_id}/withdraw"): lambda w, who, _s: w.clients[who].post(
+        f"/api/v1/training/clips/{_fresh_clip(w, consented=True)}/withdraw"
+    ),
+    # A proposed clip: the reviewers get past authorisation to "not made yet" (409).
+    ("POST", "/api/v1/training/clips/{clip_id}/review"): lambda w, who, _s: w.clients[who].post(
+        f"/api/v1/training/clips/{_fresh_clip(w)}/review", json={"approve": False, "note": "m"}
+    ),
+    # Only a published clip plays; publishing needs a made clip (tests/training covers it).
+    ("GET", "/api/v1/training/clips/{clip_id}/audio"): lambda w, who, _s: w.clients[who].get(
+        f"/api/v1/training/clips/{_fresh_clip(w)}/audio"
+    ),
+    # The training pages: the same promises as the training API.
+    ("GET", "/training"): _get("/training"),
+    ("GET", "/training/{clip_id}"): lambda w, who, _s: w.clients[who].get(
+        f"/training/{_fresh_clip(w)}"
+    ),
+    ("POST", "/training/{clip_id}/consent"): _post_form(
+        lambda w, _who, _s: f"/training/{_fresh_clip(w)}/consent", agree="yes"
+    ),
+    ("POST", "/training/{clip_id}/withdraw"): _post_form(
+        lambda w, _who, _s: f"/training/{_fresh_clip(w, consented=True)}/withdraw"
+    ),
+    ("POST", "/training/{clip_id}/review"): _post_form(
+        lambda w, _who, _s: f"/training/{_fresh_clip(w)}/review", decision="reject", note="m"
+    ),
+    ("POST", "/recordings/{recording_id}/training"): _post_form(
+        lambda w, _who, _s: f"/recordings/{w.recording}/training",
+        start_s="0",
+        end_s="3",
+        why="matrix",
+    ),
 }
 # Signing out would end the sessions the other cells use: test_sign_out_cell checks it last
 # (the page's sign-out form has its own tests in test_ui_signin).
@@ -389,7 +566,17 @@ def expected(route: tuple[str, str], who: str, state: str) -> str:
         ("GET", "/audit"): frozenset({"aud", "dpo"}),
         ("GET", "/audit/verify"): frozenset({"aud", "dpo"}),
         ("GET", "/access-review"): frozenset({"adm", "dpo", "aud"}),
+        # The rights register holds requesters' details: the DPO works it, auditors read it.
+        ("GET", "/api/v1/rights"): frozenset({"dpo", "aud"}),
+        ("GET", "/api/v1/rights/{ref}"): frozenset({"dpo", "aud"}),
+        ("GET", "/rights"): frozenset({"dpo", "aud"}),
+        ("GET", "/rights/{ref}"): frozenset({"dpo", "aud"}),
+        ("GET", "/rights/{ref}/recordings/{recording_id}/review"): frozenset({"dpo", "aud"}),
     }
+    if path.startswith(("/api/v1/rights", "/rights")) and route not in by_role:
+        return ALLOW if who == "dpo" else DENY
+    if path.startswith(("/api/v1/training", "/training")) or route == PROPOSE_PAGE:
+        return _training_expected(route, who)
     if route in by_role:
         return ALLOW if who in by_role[route] else DENY
     if path.startswith("/users"):
@@ -416,17 +603,39 @@ def expected(route: tuple[str, str], who: str, state: str) -> str:
         return OTHER if state == "revoked" else ALLOW
     if route == ("POST", "/api/v1/flags/{flag_id}/review"):
         return OTHER if who in {"am", "so", "dpo"} else DENY  # allowed; no such flag: 404
-    if path.endswith(("/audio", "/transcript", "/export", "/listen")):
+    if path.endswith(("/audio", "/transcript", "/export", "/listen", "/evidence")):
         if who not in LISTENERS:
             return DENY
         if state == "none":
             return DENY  # no such grant: refused like any grant that does not fit
         if state != "approved" or state not in world_states(who):
             return DENY
-        if path.endswith("/export") and who == "tl":
+        if path.endswith(("/export", "/evidence")) and who == "tl":
             return DENY  # quality monitoring never leaves the system
         return ALLOW
     raise AssertionError(f"no expectation for {route}")
+
+
+# The recording page's form proposing a training clip (web/pages/training_pages.py).
+PROPOSE_PAGE = ("POST", "/recordings/{recording_id}/training")
+
+
+def _training_expected(route: tuple[str, str], who: str) -> str:
+    """Staff and their managers read the library; team leaders and authorised managers
+    propose; only the staff member on the call consents or withdraws (signed in as
+    themselves); authorised managers and the DPO review."""
+    path = route[1]
+    readers = {"adv", "tl", "am", "dpo"}
+    if path.endswith(("/consent", "/withdraw")):
+        return ALLOW if who == "adv" else DENY
+    if path.endswith("/review"):
+        return OTHER if who in {"am", "dpo"} else DENY
+    if path.endswith("/audio"):
+        return DENY  # a proposed clip plays for nobody
+    if route in {("POST", "/api/v1/training/clips"), PROPOSE_PAGE}:
+        return ALLOW if who in {"tl", "am"} else DENY
+    # A proposed clip: its staff member, proposers and reviewers see it; nobody else may read.
+    return ALLOW if who in readers else DENY
 
 
 def world_states(who: str) -> set[str]:
@@ -450,7 +659,9 @@ def classify(response: httpx.Response) -> str:
 
 
 GRANT_ROUTES = {
-    route for route in CALLS if "{grant_id}" in route[1] or route[1].endswith(("audio", "listen"))
+    route
+    for route in CALLS
+    if "{grant_id}" in route[1] or route[1].endswith(("audio", "listen", "evidence"))
 }
 
 

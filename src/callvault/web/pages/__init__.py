@@ -12,9 +12,12 @@ from callvault.web.pages import (
     home,
     listen,
     recording,
+    rights_actions,
     rights_pages,
+    rights_review_pages,
     search,
     signin_pages,
+    training_pages,
     users_pages,
 )
 
@@ -29,6 +32,9 @@ ROUTERS: tuple[APIRouter, ...] = tuple(
         approvals,
         holds_pages,
         rights_pages,
+        rights_actions,
+        rights_review_pages,
+        training_pages,
         audit_pages,
         users_pages,
     )

@@ -159,6 +159,7 @@ def show(
         trail=_trail(services, policy, trail_ids) if trail_allowed else None,
         grants=_own_grants(services, ctx, grants),
         purposes=_purposes(policy, ctx),
+        may_propose=may.allowed(ctx.actor, "training:propose"),  # web/pages/training_pages.py
         entered=entered or dict.fromkeys(FORM_FIELDS, ""),
         error=error,
         error_field=error.field if error and error.field in FORM_FIELDS else None,

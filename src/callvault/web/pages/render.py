@@ -67,6 +67,7 @@ NAV = (
     NavItem("/holds", "Holds", "holds:read", "Recordings kept past retention for a case."),
     NavItem("/retention", "Retention", "retention:read", "What is due to be deleted, and when."),
     NavItem("/rights", "Rights requests", "rights:read", "People's rights requests and deadlines."),
+    NavItem("/training", "Training", "training:read", "The training library, and your decisions."),
     NavItem("/audit", "Audit", "audit:read", "Every act, and the chain's verification."),
     NavItem("/users", "Users", "users:manage", "People, roles and service accounts."),
     NavItem("/access-review", "Access review", "users:review", "Who holds what, and uses it."),

@@ -7,13 +7,14 @@ is audited the same way; a refused form changes nothing and names the field to c
 Reading the register (``rights.listed``) and a request (``rights.viewed``) is audited by the
 service: both show requesters' names and numbers. So a form that comes back with an error is
 shown alone, with what was entered, and not on the whole page again: that would be another
-reading to audit.
+reading to audit. The DPO's forms on a request are in ``rights_actions``; the review step and
+the response package of a subject access request in ``rights_review_pages``.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -24,11 +25,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import func, select
 
-from callvault.context import RequestContext
 from callvault.errors import BadInput, CallvaultError, Conflict
 from callvault.rights.bank_holidays import HolidayCalendar
-from callvault.rights.erasure import ERASE_REASONS, KEEP_REASONS, ErasureDecisions
+from callvault.rights.erasure import ERASE_REASONS, KEEP_REASONS
 from callvault.rights.model import RightsRequest
+from callvault.rights.package import Packager
 from callvault.rights.service import CLOSE_OUTCOMES, RightsService
 from callvault.rights.store import rights_items, rights_pauses
 from callvault.rights.terms import KINDS, PAUSE_REASONS
@@ -80,8 +81,8 @@ FORM_TITLES = {
     "decide": "Decide a recording",
 }
 _PHONES = re.compile(r"[\r\n,;]+")  # one number a line; commas and semicolons as well
-_Ref = Path(max_length=100)  # a reference (at most 100 characters) or a request's id
-_RecordingId = Path(max_length=64)
+REF_PATH = Path(max_length=100)  # a reference (at most 100 characters) or a request's id
+RECORDING_PATH = Path(max_length=64)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +94,7 @@ class Problem:
     field_id: str | None
 
 
-def _problem(form_id: str, form_name: str, error: CallvaultError) -> Problem:
+def form_problem(form_id: str, form_name: str, error: CallvaultError) -> Problem:
     # The services name the numbers "phone", as the API's field, and a pause's days as the
     # clock does ("pauses[0].start"); the forms call them "phones" and "on".
     field = error.field or ""
@@ -102,7 +103,7 @@ def _problem(form_id: str, form_name: str, error: CallvaultError) -> Problem:
 
 
 # -- words -------------------------------------------------------------------------------------
-def _count(number: int, word: str) -> str:
+def count_words(number: int, word: str) -> str:
     return f"{number} {word}{'' if number == 1 else 's'}"
 
 
@@ -118,7 +119,7 @@ def left_text(days: int | None, working: int | None) -> str:
     if days == 0:
         return "Due today"
     word = "overdue" if days < 0 else "left"
-    return f"{_count(abs(days), 'day')} {word} ({_count(abs(working), 'working day')})"
+    return f"{count_words(abs(days), 'day')} {word} ({count_words(abs(working), 'working day')})"
 
 
 def request_path(ref: str, request_id: str) -> str:
@@ -168,7 +169,7 @@ def _deadline_row(
         deadline=deadline_text(clock.deadline),
         left=left_text(clock.days_left(today), clock.working_days_left(today, calendar)),
         overdue=clock.is_overdue(today),
-        extended=_count(found.extension.months, "month") if found.extension else "No",
+        extended=count_words(found.extension.months, "month") if found.extension else "No",
         found=count,
         state=state,
         waiting_for=WAITING_FOR.get(waiting.reason, waiting.reason) if waiting else "",
@@ -228,11 +229,11 @@ def _found_counts(request: Request, ids: Sequence[str]) -> dict[str, int]:
         return {row[0]: int(row[1]) for row in conn.execute(query)}
 
 
-def _rights(request: Request) -> RightsService:
+def rights_of(request: Request) -> RightsService:
     return RightsService.for_services(services_of(request))
 
 
-def _choices() -> dict[str, Any]:
+def form_choices() -> dict[str, Any]:
     """What the forms' selects offer, each with the words (and the law) people choose by."""
     return {
         "kinds": [(kind, KIND_NAMES.get(kind, kind)) for kind in KINDS],
@@ -258,7 +259,7 @@ def _register_page(
     """The deadlines view with the form to open a request; ``found`` None: only the form,
     again, with what was entered and what to correct."""
     services = services_of(request)
-    rights = _rights(request)
+    rights = rights_of(request)
     today = rights.today()
     shown = None
     if found is not None:
@@ -274,7 +275,7 @@ def _register_page(
         may_open=services.permissions.allowed(request_context(request).actor, MANAGE),
         entered=entered or {**dict.fromkeys(FORMS["open"], ""), "kind": "access"},
         problem=problem,
-        choices=_choices(),
+        choices=form_choices(),
     )
 
 
@@ -284,21 +285,21 @@ def register(
     closed: bool = Query(default=False, description="Show closed requests too."),
 ) -> HTMLResponse:
     """Open requests by deadline: overdue, due this week, later, clock stopped. Audited."""
-    found = _rights(request).deadlines(request_context(request), include_closed=closed)
+    found = rights_of(request).deadlines(request_context(request), include_closed=closed)
     return _register_page(request, found, include_closed=closed)
 
 
-def _phones(text: str) -> list[str]:
+def phones_of(text: str) -> list[str]:
     return [number.strip() for number in _PHONES.split(text) if number.strip()]
 
 
-def _read(form: Mapping[str, Any], name: str) -> dict[str, str]:
+def read_form(form: Mapping[str, Any], name: str) -> dict[str, str]:
     """The form ``name``'s fields, trimmed; BadInput naming one longer than its bound."""
     return {field: form_text(form, field, limit, required=False)
             for field, limit in FORMS[name].items()}  # fmt: skip
 
 
-def _as_entered(form: Mapping[str, Any], name: str) -> dict[str, str]:
+def as_entered(form: Mapping[str, Any], name: str) -> dict[str, str]:
     """What was posted, cut to the form's bounds, to show again after an error."""
     return {field: value[:limit] if isinstance(value := form.get(field), str) else ""
             for field, limit in FORMS[name].items()}  # fmt: skip
@@ -309,11 +310,11 @@ async def open_request(request: Request) -> Response:
     """Register a request: its calls are searched for and, for subject access, held."""
     form = await request.form()
     try:
-        fields = _read(form, "open")
+        fields = read_form(form, "open")
         opened = await run_in_threadpool(_open, request, fields)
     except (BadInput, Conflict) as error:
-        problem = _problem("open", "open", error)
-        entered = _as_entered(form, "open")
+        problem = form_problem("open", "open", error)
+        entered = as_entered(form, "open")
         return await run_in_threadpool(
             _register_page, request, None, False, entered, problem, error.http_status
         )
@@ -321,18 +322,18 @@ async def open_request(request: Request) -> Response:
 
 
 def _open(request: Request, fields: dict[str, str]) -> RightsRequest:
-    return _rights(request).open(
+    return rights_of(request).open(
         request_context(request), kind=fields["kind"] or None, ref=fields["ref"],
         requester=fields["requester"], contact=fields["contact"],
         received_on=fields["received_on"] or None, identity=fields["identity"] or None,
-        phones=_phones(fields["phones"]), started_from=fields["from"] or None,
+        phones=phones_of(fields["phones"]), started_from=fields["from"] or None,
         started_to=fields["to"] or None, note=fields["note"] or None,
     )  # fmt: skip
 
 
 def _opened(opened: RightsRequest) -> str:
     count = len(opened.items)
-    found = f"{_count(count, 'recording')} found"
+    found = f"{count_words(count, 'recording')} found"
     if opened.kind == "access" and count:
         found += " and held until the request is closed"
     due = (
@@ -361,6 +362,7 @@ class ItemRow:
 
 def _item_rows(found: RightsRequest, may_decide: bool) -> list[ItemRow]:
     rows = []
+    base = request_path(found.ref, found.id)
     for item in found.items:
         laws = {"erased": ERASE_REASONS, "erasing": ERASE_REASONS, "kept": KEEP_REASONS}
         code = item.reason_code or ""
@@ -380,6 +382,9 @@ def _item_rows(found: RightsRequest, may_decide: bool) -> list[ItemRow]:
                 certificate_seq=seq,
                 certificate_href=f"/audit?{audit}" if seq else "",
                 decidable=may_decide and item.outcome in {"pending", "erasing"},
+                review_href=f"{base}/recordings/{item.recording_id}/review"
+                if found.kind == "access"
+                else None,
             )
         )
     return rows
@@ -446,150 +451,18 @@ def _request_page(request: Request, rights: RightsService, found: RightsRequest)
         items=_item_rows(found, may_manage and found.kind != "access"),
         may_manage=may_manage,
         may_open_recordings=services.permissions.allowed(actor, "recordings:search"),
+        # Subject access: the response packages made, and the DPO's button to make one.
+        packages=Packager.for_services(services).packages(request_context(request), found.id)
+        if found.kind == "access"
+        else [],
+        may_package=may_manage and all(item.outcome != "pending" for item in found.items),
         problem=None,
-        choices=_choices(),
+        choices=form_choices(),
     )
 
 
 @router.get("/rights/{ref}", **page(READ))
-def request_page(request: Request, ref: str = _Ref) -> HTMLResponse:
+def request_page(request: Request, ref: str = REF_PATH) -> HTMLResponse:
     """One request: its clock, the searches made, the recordings found. Audited."""
-    rights = _rights(request)
+    rights = rights_of(request)
     return _request_page(request, rights, rights.get(request_context(request), ref))
-
-
-# -- the DPO's forms on a request --------------------------------------------------------------
-Act = Callable[[RequestContext, dict[str, str]], str]
-
-
-async def _act(
-    request: Request, ref: str, form_name: str, act: Act, recording_id: str | None = None
-) -> Response:
-    """Run ``act`` with the form's fields and go back to the request with the message it
-    returns; on bad input (or a conflict with the request's state), the form again alone."""
-    form = await request.form()
-    ctx = request_context(request)
-    base = f"/rights/{quote(ref, safe='')}"
-    try:
-        message = await run_in_threadpool(act, ctx, _read(form, form_name))
-    except (BadInput, Conflict) as error:
-        if error.field in {"ref", "recording_id"}:
-            raise  # the request or recording is wrong, not the form: the error page says so
-        form_id = f"decide-{recording_id}" if recording_id else form_name
-        return render(
-            request,
-            "rights_form.html",
-            status_code=error.http_status,
-            form_name=form_name,
-            title=FORM_TITLES[form_name],
-            ref=ref,
-            base=base,
-            recording_id=recording_id or "",
-            entered={form_id: _as_entered(form, form_name)},
-            problem=_problem(form_id, form_name, error),
-            choices=_choices(),
-        )
-    return redirect(request, base, message)
-
-
-def _months(text: str) -> int | None:
-    if not text:
-        return None  # the service says months is required
-    if not text.isdigit():
-        raise BadInput("months must be 1 or 2", "months")
-    return int(text)
-
-
-@router.post("/rights/{ref}/pause", **page(MANAGE))
-async def pause_clock(request: Request, ref: str = _Ref) -> Response:
-    """Stop the clock while the council waits for identity or clarification (Art. 12A)."""
-
-    def act(ctx: RequestContext, fields: dict[str, str]) -> str:
-        done = _rights(request).pause(ctx, ref, reason=fields["reason"] or None,
-                                      on=fields["on"] or None, note=fields["note"])  # fmt: skip
-        pause = done.pauses[-1]
-        return (
-            f"The clock of {done.ref} is stopped from {day_text(pause.start)} while waiting "
-            f"for {WAITING_FOR.get(pause.reason, pause.reason).lower()}. Restart it when the "
-            "answer comes."
-        )
-
-    return await _act(request, ref, "pause", act)
-
-
-@router.post("/rights/{ref}/resume", **page(MANAGE))
-async def resume_clock(request: Request, ref: str = _Ref) -> Response:
-    def act(ctx: RequestContext, fields: dict[str, str]) -> str:
-        done = _rights(request).resume(ctx, ref, on=fields["on"] or None)
-        return (
-            f"The clock of {done.ref} is running again. "
-            f"Answer by {deadline_text(done.clock.deadline)}."
-        )
-
-    return await _act(request, ref, "resume", act)
-
-
-@router.post("/rights/{ref}/extend", **page(MANAGE))
-async def extend_deadline(request: Request, ref: str = _Ref) -> Response:
-    """Extend a complex request by one or two months (Art. 12(3))."""
-
-    def act(ctx: RequestContext, fields: dict[str, str]) -> str:
-        done = _rights(request).extend(ctx, ref, months=_months(fields["months"]),
-                                       reason=fields["reason"],
-                                       told_on=fields["told_on"] or None)  # fmt: skip
-        months = _count(done.extension.months if done.extension else 0, "month")
-        return (
-            f"{done.ref} is extended by {months}. Answer by {deadline_text(done.clock.deadline)}."
-        )
-
-    return await _act(request, ref, "extend", act)
-
-
-@router.post("/rights/{ref}/search", **page(MANAGE))
-async def search_again(request: Request, ref: str = _Ref) -> Response:
-    """Search again: new numbers after clarification, or another period."""
-
-    def act(ctx: RequestContext, fields: dict[str, str]) -> str:
-        done = _rights(request).search(ctx, ref, phones=_phones(fields["phones"]),
-                                       started_from=fields["from"] or None,
-                                       started_to=fields["to"] or None)  # fmt: skip
-        new = done.searches[-1]["matched"] if done.searches else 0
-        held = " and held" if done.kind == "access" and new else ""
-        return f"Searched again for {done.ref}: {_count(new, 'more recording')} found{held}."
-
-    return await _act(request, ref, "search", act)
-
-
-@router.post("/rights/{ref}/close", **page(MANAGE))
-async def close_request(request: Request, ref: str = _Ref) -> Response:
-    """Close the request; the holds it placed are released."""
-
-    def act(ctx: RequestContext, fields: dict[str, str]) -> str:
-        done = _rights(request).close(ctx, ref, outcome=fields["outcome"] or None,
-                                      note=fields["note"] or None)  # fmt: skip
-        released = " The holds it placed are released." if done.hold_ids else ""
-        return f"{done.ref} is closed: {STATE_NAMES.get(done.state, done.state)}.{released}"
-
-    return await _act(request, ref, "close", act)
-
-
-@router.post("/rights/{ref}/recordings/{recording_id}/decision", **page(MANAGE))
-async def decide_recording(
-    request: Request, ref: str = _Ref, recording_id: str = _RecordingId
-) -> Response:
-    """Erase one recording of an erasure or objection request now, or keep it under an
-    exemption; the reason code says which law the decision rests on."""
-
-    def act(ctx: RequestContext, fields: dict[str, str]) -> str:
-        decisions = ErasureDecisions.for_services(services_of(request))
-        item = decisions.decide(ctx, ref, recording_id, decision=fields["decision"] or None,
-                                reason_code=fields["reason_code"] or None,
-                                note=fields["note"] or None)  # fmt: skip
-        name = f"Recording {short_id(item.recording_id)}"
-        if item.outcome == "erased":
-            seq = item.certificate_seq
-            return f"{name} is erased; its disposal certificate is audit entry {seq}."
-        outcome = OUTCOME_NAMES.get(item.outcome, item.outcome).lower()
-        return f"{name} is {outcome} ({item.reason_code})."
-
-    return await _act(request, ref, "decide", act, recording_id)
