@@ -28,6 +28,8 @@ from callvault.bootstrap import Services
 from callvault.capture.ingest import AudioInput
 from callvault.context import RequestContext, system_context
 from callvault.maintenance.service import init_home
+from callvault.rights.service import RightsService
+from callvault.training.service import TrainingService
 from homes import worker_context
 from speech_corpus import short_clip
 from web_people import PASSWORD, current_code
@@ -58,6 +60,7 @@ PLAIN_LINES = {
 }
 CARL_CASE = "CMP-2026-0100"
 HOLD_CASE = "CMP-2026-0042"
+SAR_CASE = "SAR-2026-0100"
 
 
 @dataclass
@@ -71,6 +74,7 @@ class World:
     carl_grant: str  # carl's approved complaint grant on the spoken call
     secrets: dict[str, str] = field(default_factory=dict)  # username -> TOTP secret
     base: str = ""
+    clip: str = ""  # a training clip of the spoken call, proposed, awaiting adam
 
 
 def seed(home: Path, work: Path) -> World:
@@ -83,8 +87,9 @@ def seed(home: Path, work: Path) -> World:
         if role in signin.second_factor_roles:
             secrets[name] = signin.enrol_totp(admin, name).secret
     clip = short_clip(work, SPOKEN_CALLER, agent_text=SPOKEN_AGENT)
+    # adam took the call: the training clip proposed on it waits for his decision.
     spoken = services.ingest.ingest(
-        admin, AudioInput(path=clip.wav_path), orjson.dumps(clip.meta)
+        admin, AudioInput(path=clip.wav_path), orjson.dumps({**clip.meta, "agent": "adam"})
     ).recording_id
     assert spoken is not None
     summary = services.speech.process(worker_context(), spoken)
@@ -104,7 +109,19 @@ def seed(home: Path, work: Path) -> World:
         actor=services.access.person("dana", operator="operator:test"), origin="cli"
     )
     services.holds.place(dana, reason="complaint", case_ref=HOLD_CASE, recording_ids=plain[:1])
-    return World(services, spoken, str(clip.meta["call_id"]), plain, grant.id, secrets)
+    # A subject access request from the spoken call's caller (its review page has the muted
+    # name to propose), and a training clip of the call waiting for its advisor.
+    RightsService.for_services(services).open(
+        dana, kind="access", ref=SAR_CASE, requester="Sarah Jones", contact="s@example.org",
+        received_on=None, identity="verified", phones=[str(clip.meta["caller"])],
+    )  # fmt: skip
+    mina = RequestContext(actor=services.access.person("mina"), origin="cli")
+    proposed = TrainingService.for_services(services).propose(
+        mina, spoken, start_s=0.0, end_s=3.0, why="a clear, friendly answer"
+    )
+    world = World(services, spoken, str(clip.meta["call_id"]), plain, grant.id, secrets)
+    world.clip = proposed.id
+    return world
 
 
 @dataclass

@@ -14,7 +14,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from browser.crew import SEARCH_WORDS, Pages, World
+from browser.crew import SAR_CASE, SEARCH_WORDS, Pages, World
 from browser.kit import assert_accessible, screenshot
 
 # One worker runs every browser test: each worker would otherwise seed its own home
@@ -42,6 +42,12 @@ WALK = [
     ("root", "/users", "Users", "users"),
     ("dana", "/access-review", "Access review", "access-review"),
     ("adam", "/requests", "Requests to hear your calls", "requests-advisor"),
+    ("dana", "/rights", "Rights requests", "rights"),
+    ("dana", f"/rights/{SAR_CASE}", f"Request {SAR_CASE}", "rights-request"),
+    ("dana", f"/rights/{SAR_CASE}/recordings/{{spoken}}/review",
+     re.compile(r"^Review recording 1 of 1"), "rights-review"),
+    ("adam", "/training", "Training clips", "training"),
+    ("mina", "/training/{clip}", "Training clip", "training-clip"),
 ]  # fmt: skip
 # A page that answers 422 on purpose (a search form with a wrong field) is a page too.
 STATUS = {"search-error": 422}
@@ -63,7 +69,7 @@ def test_page_is_accessible(
     wanted = STATUS.get(name, 200)
     if wanted != 200:
         pages.allow(rf"status of {wanted}")
-    response = page.goto(path.format(spoken=world.spoken, grant=world.carl_grant))
+    response = page.goto(path.format(spoken=world.spoken, grant=world.carl_grant, clip=world.clip))
     assert response is not None and response.status == wanted, (path, response)
     expect(page.get_by_role("heading", level=1)).to_have_text(heading)
     if "/listen" in path:
