@@ -98,9 +98,8 @@ def anonymise_voice(
     return np.clip(out, -1.0, 1.0).astype(np.float32)
 
 
-def _check_arguments(
-    samples: npt.NDArray[np.floating], rate: int, alpha: float, semitones: float
-) -> None:
+def check_voice(samples: npt.NDArray[np.floating], field: str, what: str = "voice audio") -> None:
+    """BadInput naming ``field`` unless ``samples`` is one channel of finite float audio."""
     if (
         not isinstance(samples, np.ndarray)
         or samples.ndim != 1
@@ -108,12 +107,18 @@ def _check_arguments(
     ):
         shape, dtype = getattr(samples, "shape", None), getattr(samples, "dtype", None)
         raise BadInput(
-            f"voice audio must be a one-dimensional float array, not {dtype} shaped {shape}; "
+            f"{what} must be a one-dimensional float array, not {dtype} shaped {shape}; "
             "pass one channel as float32 scaled to ±1 (int16 / 32768)",
-            "samples",
+            field,
         )
     if not bool(np.all(np.isfinite(samples))):
-        raise BadInput("voice audio holds NaN or infinite samples; pass finite values", "samples")
+        raise BadInput(f"{what} holds NaN or infinite samples; pass finite values", field)
+
+
+def _check_arguments(
+    samples: npt.NDArray[np.floating], rate: int, alpha: float, semitones: float
+) -> None:
+    check_voice(samples, "samples")
     if isinstance(rate, bool) or not isinstance(rate, int) or not MIN_RATE <= rate <= MAX_RATE:
         raise BadInput(
             f"the sample rate must be a whole number of Hz from {MIN_RATE} to {MAX_RATE}, "

@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from callvault.errors import BadInput, ConfigError
+from callvault.media.anonymise import check_voice
 
 Label = Literal["anonymised", "pseudonymised"]
 ANONYMISED: Label = "anonymised"
@@ -204,19 +205,7 @@ def _cosine(first: npt.NDArray[np.float32], second: npt.NDArray[np.float32]) -> 
 
 
 def _check_audio(samples: npt.NDArray[np.floating], name: str) -> None:
-    if (
-        not isinstance(samples, np.ndarray)
-        or samples.ndim != 1
-        or not np.issubdtype(samples.dtype, np.floating)
-    ):
-        shape, dtype = getattr(samples, "shape", None), getattr(samples, "dtype", None)
-        raise BadInput(
-            f"the {name} recording must be a one-dimensional float array, not {dtype} shaped "
-            f"{shape}; pass one channel as float32 scaled to ±1 (int16 / 32768)",
-            name,
-        )
-    if not bool(np.all(np.isfinite(samples))):
-        raise BadInput(f"the {name} recording holds NaN or infinite samples", name)
+    check_voice(samples, name, f"the {name} recording")
 
 
 def _check_rate(rate: int) -> None:
