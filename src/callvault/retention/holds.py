@@ -37,7 +37,7 @@ from sqlalchemy import (
 
 from callvault.access.actions import Permissions
 from callvault.access.grants import check_id
-from callvault.access.refusals import record_refusal
+from callvault.access.refusals import require_permission
 from callvault.access.service import AccessService
 from callvault.audit.service import AuditLog
 from callvault.catalog.search import conditions
@@ -296,10 +296,8 @@ class HoldService:
 
     # -- helpers ----------------------------------------------------------------------------
     def _require(self, ctx: RequestContext, action: str, hold_id: str | None) -> None:
-        if not self._permissions.allowed(ctx.actor, action):
-            refusal = Refused(f"{ctx.actor.name} may not do {action}", "actor")
-            record_refusal(self._engine, self._audit, ctx, refusal, object_type="action",
-                           object_id=hold_id, action=action)  # fmt: skip
+        require_permission(self._engine, self._audit, self._permissions, ctx, action,
+                           object_type="action", object_id=hold_id)  # fmt: skip
 
     def _owner(self, ctx: RequestContext, owner: str | None) -> str:
         """The person who reviews and releases the hold: a known person whose role may."""

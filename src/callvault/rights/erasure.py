@@ -27,8 +27,9 @@ from callvault.db import transaction
 from callvault.errors import BadInput, Conflict, NotFound
 from callvault.retention.holding import held_ids
 from callvault.retention.purge import RetentionService
+from callvault.rights.items import MANAGE
 from callvault.rights.model import Item, RightsRequest
-from callvault.rights.service import MANAGE, RightsService
+from callvault.rights.service import RightsService
 from callvault.rights.store import rights_items
 from callvault.rights.terms import parse_note
 

@@ -1,8 +1,9 @@
-"""The recordings of a subject access request as its review and response package see them.
+"""What the rights modules share: a request found by reference, and its recordings.
 
-Shared by ``review.py`` and ``package.py``: the permission check (refusals audited), the open
-access request, its recordings numbered in call order (the numbers the requester reads in the
-package: ``audio/01-...``, the redaction log's ``recording`` column), and the packages made.
+Used by ``service.py``, ``review.py`` and ``package.py``: the permission check (refusals
+audited), finding a request by reference, the open access request, its recordings numbered
+in call order (the numbers the requester reads in the package: ``audio/01-...``, the
+redaction log's ``recording`` column), and the packages made.
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Engine, select
 
 from callvault.access.actions import Permissions
-from callvault.access.refusals import record_refusal
+from callvault.access.refusals import require_permission
 from callvault.audit.service import AuditLog
 from callvault.catalog.store import recordings
 from callvault.context import RequestContext
-from callvault.errors import Conflict, NotFound, Refused
+from callvault.errors import Conflict, NotFound
 from callvault.rights.bank_holidays import HolidayCalendar
 from callvault.rights.model import RightsRequest, load_request, request_row
 from callvault.rights.store import rights_items
@@ -70,16 +71,30 @@ def require(
     action: str,
     ref: str | None,
 ) -> None:
-    """Refuse (audited) an actor who may not do ``action``."""
-    if not permissions.allowed(ctx.actor, action):
-        refusal = Refused(f"{ctx.actor.name} may not do {action}", "actor")
-        record_refusal(engine, audit, ctx, refusal, object_type="rights_request",
-                       object_id=ref, action=action)  # fmt: skip
+    """Refuse (audited) an actor who may not do ``action`` on request ``ref``."""
+    require_permission(engine, audit, permissions, ctx, action,
+                       object_type="rights_request", object_id=ref)  # fmt: skip
 
 
-def case_context(ctx: RequestContext, ref: str) -> RequestContext:
-    """``ctx`` under the subject access purpose and the request's reference."""
-    return replace(ctx, purpose=ACCESS_PURPOSE, case_ref=ref)
+def case_context(ctx: RequestContext, ref: str, kind: str = "access") -> RequestContext:
+    """``ctx`` under the request's purpose (subject access, or ``rights:<kind>``) and its
+    reference."""
+    purpose = ACCESS_PURPOSE if kind == "access" else f"rights:{kind}"
+    return replace(ctx, purpose=purpose, case_ref=ref)
+
+
+def find_request(engine: Engine, calendar: HolidayCalendar, ref: str) -> RightsRequest:
+    """The request ``ref`` (reference or id) with its clock, searches and items; NotFound."""
+    with engine.connect() as conn:
+        return load_by_ref(conn, calendar, ref)
+
+
+def load_by_ref(conn: Connection, calendar: HolidayCalendar, ref: str) -> RightsRequest:
+    """As ``find_request``, on an open connection (inside the caller's transaction)."""
+    row = request_row(conn, ref)
+    if row is None:
+        raise NotFound(f"no rights request {ref[:40]!r}", "ref")
+    return load_request(conn, row, calendar)
 
 
 def access_request(
@@ -87,11 +102,7 @@ def access_request(
 ) -> RightsRequest:
     """The subject access request ``ref`` (reference or id); NotFound, or Conflict when it is
     another kind or (``open_only``) closed."""
-    with engine.connect() as conn:
-        row = request_row(conn, ref)
-        if row is None:
-            raise NotFound(f"no rights request {ref[:40]!r}", "ref")
-        request = load_request(conn, row, calendar)
+    request = find_request(engine, calendar, ref)
     if request.kind != "access":
         raise Conflict(
             f"{request.ref} is an {request.kind} request; recordings are reviewed and "

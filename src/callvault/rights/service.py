@@ -20,23 +20,33 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 import orjson
 from sqlalchemy import Connection, insert, select, update
 
 from callvault.access.actions import Permissions
-from callvault.access.refusals import record_refusal
 from callvault.audit.service import AuditLog
 from callvault.catalog.store import recordings
 from callvault.context import RequestContext
 from callvault.db import transaction
-from callvault.errors import BadInput, Conflict, NotFound, Refused
+from callvault.errors import BadInput, Conflict
 from callvault.policy.model import Policy
 from callvault.retention.hold_terms import MAX_RECORDINGS
 from callvault.retention.holds import HoldService
 from callvault.rights.bank_holidays import HolidayCalendar
 from callvault.rights.clock import Extension, Pause, check_extension, statutory_clock
+from callvault.rights.items import (
+    ACCESS_PURPOSE,
+    MANAGE,
+    READ,
+    UK,
+    case_context,
+    find_request,
+    load_by_ref,
+)
+from callvault.rights.items import (
+    require as require_rights,
+)
 from callvault.rights.model import RightsRequest, load_request, request_row
 from callvault.rights.store import rights_items, rights_pauses, rights_requests, rights_searches
 from callvault.rights.terms import (
@@ -53,13 +63,9 @@ from callvault.rights.terms import (
 if TYPE_CHECKING:
     from callvault.bootstrap import Services
 
-MANAGE = "rights:manage"
-READ = "rights:read"
-UK = ZoneInfo("Europe/London")
 # Closing outcomes: answered (the response went out), withdrawn by the requester, or refused
 # as manifestly unfounded or excessive (Art. 12(5)), which the requester may complain about.
 CLOSE_OUTCOMES = ("responded", "withdrawn", "refused")
-_ACCESS_PURPOSE = "subject_access"
 Clock = Callable[[], datetime]
 
 
@@ -341,10 +347,7 @@ class RightsService:
     def get(self, ctx: RequestContext, ref: str, *, audited: bool = True) -> RightsRequest:
         self.require(ctx, READ, ref)
         with transaction(self.engine) as conn:
-            row = request_row(conn, ref)
-            if row is None:
-                raise NotFound(f"no rights request {ref[:40]!r}", "ref")
-            request = load_request(conn, row, self.calendar)
+            request = load_by_ref(conn, self.calendar, ref)
             if audited:
                 self._audit.append(
                     conn, self._case(ctx, request.kind, request.ref), "rights.viewed",
@@ -377,17 +380,10 @@ class RightsService:
 
     # -- helpers --------------------------------------------------------------------------------
     def require(self, ctx: RequestContext, action: str, ref: str | None) -> None:
-        if not self._permissions.allowed(ctx.actor, action):
-            refusal = Refused(f"{ctx.actor.name} may not do {action}", "actor")
-            record_refusal(self.engine, self._audit, ctx, refusal,
-                           object_type="rights_request", object_id=ref, action=action)  # fmt: skip
+        require_rights(self.engine, self._audit, self._permissions, ctx, action, ref)
 
     def open_request(self, ref: str) -> RightsRequest:
-        with self.engine.connect() as conn:
-            row = request_row(conn, ref)
-            if row is None:
-                raise NotFound(f"no rights request {ref[:40]!r}", "ref")
-            request = load_request(conn, row, self.calendar)
+        request = find_request(self.engine, self.calendar, ref)
         if request.state != "open":
             raise Conflict(f"{request.ref} is closed ({request.state}); nothing can change", "ref")
         return request
@@ -396,12 +392,11 @@ class RightsService:
         if kind != "access":
             return None
         return next(
-            (p.case_ref_pattern for p in self._policy.purposes if p.id == _ACCESS_PURPOSE), None
+            (p.case_ref_pattern for p in self._policy.purposes if p.id == ACCESS_PURPOSE), None
         )
 
     def _case(self, ctx: RequestContext, kind: str, ref: str) -> RequestContext:
-        purpose = _ACCESS_PURPOSE if kind == "access" else f"rights:{kind}"
-        return replace(ctx, purpose=purpose, case_ref=ref)
+        return case_context(ctx, ref, kind)
 
     def _hold(self, ctx: RequestContext, kind: str, ref: str, found: Sequence[str]) -> str | None:
         """For subject access, hold what was found (s.173); nothing to hold, no hold."""

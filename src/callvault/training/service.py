@@ -29,7 +29,7 @@ import orjson
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 
 from callvault.access.actions import Permissions
-from callvault.access.refusals import record_refusal
+from callvault.access.refusals import record_refusal, require_permission
 from callvault.audit.service import AuditLog
 from callvault.catalog.service import Catalog
 from callvault.context import RequestContext
@@ -357,11 +357,8 @@ class TrainingService:
 
     # -- helpers --------------------------------------------------------------------------------
     def _require(self, ctx: RequestContext, action: str, object_id: str | None) -> None:
-        if not self._permissions.allowed(ctx.actor, action):
-            refusal = Refused(f"{ctx.actor.name} may not do {action}", "actor")
-            record_refusal(self._engine, self._audit, ctx, refusal,
-                           object_type="training_clip", object_id=object_id,
-                           action=action)  # fmt: skip
+        require_permission(self._engine, self._audit, self._permissions, ctx, action,
+                           object_type="training_clip", object_id=object_id)  # fmt: skip
 
     def _oversees(self, ctx: RequestContext) -> bool:
         """Proposers and reviewers see clips in every state; others only the library."""
