@@ -8,7 +8,14 @@ import re
 import pytest
 from _policy_seed import REPO
 
-from callvault.policy import loader, sections
+from callvault.policy import analytics_sections, loader, sections
+from callvault.policy.analytics_model import (
+    OpeningHours,
+    QualitySampling,
+    Scorecard,
+    ScoreItem,
+    Topic,
+)
 from callvault.policy.model import (
     Announcement,
     Exclusion,
@@ -33,8 +40,16 @@ KEY_SETS = {
     "purposes": sections.PURPOSE_KEYS,
     "roles": sections.ROLE_KEYS,
     "recipients": sections.RECIPIENT_KEYS,
+    "opening_hours": analytics_sections.HOURS_KEYS,
+    "topics": analytics_sections.TOPIC_KEYS,
+    "quality": analytics_sections.QUALITY_KEYS,
+    "scorecards": analytics_sections.SCORECARD_KEYS,
+    "items": analytics_sections.SCORE_ITEM_KEYS,
 }
-MODELS = [Policy, Line, Announcement, Retention, Exclusion, NumberRange, Purpose, Role, Recipient]
+MODELS = [
+    Policy, Line, Announcement, Retention, Exclusion, NumberRange, Purpose, Role, Recipient,
+    OpeningHours, Topic, QualitySampling, Scorecard, ScoreItem,
+]  # fmt: skip
 
 
 def documented() -> set[str]:

@@ -57,7 +57,7 @@ def test_staff_extension_exclusion(example: Policy) -> None:
 
 def test_roles_and_separation_of_duties(example: Policy) -> None:
     no_audio = {role.id for role in example.roles if not role.can_hear_audio}
-    assert no_audio == {"advisor", "auditor", "administrator"}
+    assert no_audio == {"advisor", "auditor", "administrator", "business_intelligence"}
     assert {role.id for role in example.roles} == no_audio | {
         "team_leader",
         "authorised_manager",

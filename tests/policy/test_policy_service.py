@@ -40,6 +40,9 @@ def test_show_is_plain_json_data() -> None:
         "purposes",
         "roles",
         "recipients",
+        "opening_hours",
+        "topics",
+        "quality",
         "version",
         "source_sha256",
     }

@@ -127,6 +127,21 @@ ACTIONS: dict[str, frozenset[str]] = {
     # Administrators too: they own the policy file and routing a violation points at, and
     # the report holds no caller data and no audio.
     "scope:read": frozenset({"operator", "role:administrator", "role:dpo", "role:auditor"}),
+    # Demand analysis (analytics/demand.py): figures from call metadata and redacted
+    # transcripts, never audio or numbers. The business-intelligence role holds this and
+    # nothing else; contact-centre managers and the DPO see the same figures.
+    "demand:read": frozenset(
+        {"operator", "role:business_intelligence", "role:authorised_manager", "role:dpo"}
+    ),
+    # The job that derives each call's demand facts (line, hour, topics, caller hash).
+    "demand:index": frozenset({"system"}),
+    # Quality sampling (analytics/sampling.py): the system draws each month's calls per
+    # advisor; the monthly job, a manager or the operator may start a month's draw (once; a
+    # second draw needs a reason and is audited). Evaluators and oversight read the samples.
+    "quality:draw": frozenset({"operator", "system", "role:authorised_manager"}),
+    "quality:read": frozenset(
+        {"operator", "role:team_leader", "role:authorised_manager", "role:dpo", "role:auditor"}
+    ),
 }
 
 

@@ -23,6 +23,7 @@ import yaml
 
 from callvault.errors import ConfigError
 from callvault.policy import sections
+from callvault.policy.analytics_sections import read_opening_hours, read_quality, read_topics
 from callvault.policy.model import Exclusion, Line, Policy, Purpose, Recipient, Role
 
 POLICY_KEYS = frozenset(
@@ -37,6 +38,9 @@ POLICY_KEYS = frozenset(
         "purposes",
         "roles",
         "recipients",
+        "opening_hours",
+        "topics",
+        "quality",
     }
 )
 
@@ -116,7 +120,7 @@ def _build(data: object) -> Policy:
     purposes = sections.read_list(
         top, "purposes", "", lambda item, path: sections.read_purpose(item, path, roles)
     )
-    lines = sections.read_list(top, "lines", "", sections.read_line)
+    lines = _with_hours(top, sections.read_list(top, "lines", "", sections.read_line))
     exclusions = sections.read_list(top, "exclusions", "", sections.read_exclusion)
     recipients = sections.read_list(
         top, "recipients", "", lambda item, path: sections.read_recipient(item, path, purposes)
@@ -147,6 +151,23 @@ def _build(data: object) -> Policy:
         purposes=purposes,
         roles=roles,
         recipients=recipients,
+        opening_hours=read_opening_hours(top.get("opening_hours"), "opening_hours"),
+        topics=read_topics(top),
+        quality=read_quality(top.get("quality"), "quality", frozenset(ln.id for ln in lines)),
+    )
+
+
+def _with_hours(top: Any, lines: tuple[Line, ...]) -> tuple[Line, ...]:
+    """Each line with its own ``opening_hours`` where the file gives them."""
+    raw = top.get("lines") or []
+    own = [(i, raw[i].get("opening_hours")) for i in range(len(lines))]
+    return tuple(
+        line
+        if hours is None
+        else dataclasses.replace(
+            line, opening_hours=read_opening_hours(hours, f"lines[{i}].opening_hours")
+        )
+        for line, (i, hours) in zip(lines, own, strict=True)
     )
 
 

@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
 from callvault.errors import NotFound
+from callvault.policy.analytics_model import OFFICE_HOURS, OpeningHours, QualitySampling, Topic
 
 SENSITIVITIES = ("standard", "special_category")
 ON_TRANSFER = ("keep_recording", "stop")
@@ -66,6 +67,8 @@ class Line:
     takes_payments: bool
     when_recorder_down: str
     record_outbound: bool
+    # None: the policy's own opening hours (demand analysis counts calls outside them).
+    opening_hours: OpeningHours | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +216,9 @@ class Policy:
     purposes: tuple[Purpose, ...]
     roles: tuple[Role, ...]
     recipients: tuple[Recipient, ...]
+    opening_hours: OpeningHours = OFFICE_HOURS
+    topics: tuple[Topic, ...] = ()
+    quality: QualitySampling = field(default_factory=QualitySampling)
     version: str = ""
     source_sha256: str = ""
     index: NumberIndex = field(init=False, repr=False, compare=False, hash=False)
@@ -232,6 +238,12 @@ class Policy:
     def role(self, role_id: str) -> Role:
         """The role with this id, or NotFound."""
         return _by_id(self.roles, role_id, "role")
+
+    def hours_for(self, line_id: str) -> OpeningHours:
+        """A line's opening hours: its own, else the policy's (a line no longer in the
+        policy: the policy's)."""
+        own = next((line.opening_hours for line in self.lines if line.id == line_id), None)
+        return own or self.opening_hours
 
     def line_for_number(self, number: str) -> Line | None:
         """The line that owns a canonical (E.164) number, if any."""

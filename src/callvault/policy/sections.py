@@ -39,6 +39,8 @@ LINE_KEYS = frozenset(
         "takes_payments",
         "when_recorder_down",
         "record_outbound",
+        # Read by the loader (analytics_sections.read_opening_hours).
+        "opening_hours",
     }
 )
 _LINE_REQUIRED = ("id", "name", "numbers", "retention", "announcement")
@@ -86,18 +88,18 @@ _MISSING_HINTS = {
 _T = TypeVar("_T")
 
 
-def _at(path: str, key: str) -> str:
+def at(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
-def _fail(field: str, message: str) -> ConfigError:
+def fail(field: str, message: str) -> ConfigError:
     return ConfigError(f"{field}: {message}", field=field)
 
 
 def mapping(value: object, field: str, what: str) -> Mapping[str, Any]:
     """``value`` as a mapping, or ConfigError saying what was expected at ``field``."""
     if not isinstance(value, Mapping):
-        raise _fail(field, f"{what}, found {type(value).__name__}")
+        raise fail(field, f"{what}, found {type(value).__name__}")
     return value
 
 
@@ -110,18 +112,18 @@ def check_keys(
             close = difflib.get_close_matches(str(key), sorted(allowed), n=1, cutoff=0.6)
             known = ", ".join(sorted(allowed))
             hint = f"did you mean `{close[0]}`?" if close else f"allowed keys: {known}"
-            raise _fail(_at(path, str(key)), f"unknown key `{key}`; {hint}")
+            raise fail(at(path, str(key)), f"unknown key `{key}`; {hint}")
     for key in required:
         if data.get(key) is None:
             hint = _MISSING_HINTS.get(key, f"add `{key}:` here")
-            raise _fail(_at(path, key), f"missing; {hint}")
+            raise fail(at(path, key), f"missing; {hint}")
 
 
 def text(data: Mapping[str, Any], key: str, path: str, default: str | None = None) -> str:
     """A non-empty string (the public notice refuses to publish an empty field)."""
     value = data.get(key, default)
     if not isinstance(value, str) or not value.strip():
-        raise _fail(_at(path, key), f"write a non-empty text value for `{key}`")
+        raise fail(at(path, key), f"write a non-empty text value for `{key}`")
     return value.strip()
 
 
@@ -129,7 +131,7 @@ def flag(data: Mapping[str, Any], key: str, path: str, default: bool | None = No
     """A true/false value; ``default`` None means the key is required."""
     value = data.get(key, default)
     if not isinstance(value, bool):
-        raise _fail(_at(path, key), f"write `{key}: true` or `{key}: false`")
+        raise fail(at(path, key), f"write `{key}: true` or `{key}: false`")
     return value
 
 
@@ -138,7 +140,7 @@ def choice(data: Mapping[str, Any], key: str, path: str, allowed: tuple[str, ...
     value = data.get(key, allowed[0])
     if value not in allowed:
         options = " or ".join(f"`{a}`" for a in allowed)
-        raise _fail(_at(path, key), f"{value!r} is not a known value; use {options}")
+        raise fail(at(path, key), f"{value!r} is not a known value; use {options}")
     return str(value)
 
 
@@ -149,33 +151,33 @@ def read_list(
     items = data.get(key)
     if items is None:
         return ()
-    field = _at(path, key)
+    field = at(path, key)
     if not isinstance(items, list):
-        raise _fail(field, "write a list here (items starting with `- `)")
+        raise fail(field, "write a list here (items starting with `- `)")
     return tuple(read(item, f"{field}[{i}]") for i, item in enumerate(items))
 
 
-def _ident(data: Mapping[str, Any], path: str) -> str:
+def ident(data: Mapping[str, Any], path: str) -> str:
     value = text(data, "id", path)
     if not _ID.match(value):
-        raise _fail(
-            _at(path, "id"),
+        raise fail(
+            at(path, "id"),
             f"{value!r} is not a valid id; use lower-case letters, digits, _ and -, "
             "starting with a letter (e.g. housing_repairs)",
         )
     return value
 
 
-def _strings(data: Mapping[str, Any], key: str, path: str) -> list[tuple[str, str]]:
+def strings(data: Mapping[str, Any], key: str, path: str) -> list[tuple[str, str]]:
     """(field path, value) for each string in a list; numbers must be quoted in YAML."""
-    field = _at(path, key)
+    field = at(path, key)
     items = data.get(key) or []
     if not isinstance(items, list):
-        raise _fail(field, 'write a list here, e.g. ["020 8748 3020"]')
+        raise fail(field, 'write a list here, e.g. ["020 8748 3020"]')
     result = []
     for i, item in enumerate(items):
         if not isinstance(item, str):
-            raise _fail(
+            raise fail(
                 f"{field}[{i}]",
                 f"quote numbers ({item!r}): YAML reads unquoted digits as an integer and "
                 'drops a leading 0; write e.g. "020 8748 3020"',
@@ -186,16 +188,16 @@ def _strings(data: Mapping[str, Any], key: str, path: str) -> list[tuple[str, st
 
 def _numbers(data: Mapping[str, Any], key: str, path: str) -> tuple[str, ...]:
     try:
-        return tuple(normalise_number(raw, f).value for f, raw in _strings(data, key, path))
+        return tuple(normalise_number(raw, f).value for f, raw in strings(data, key, path))
     except BadInput as exc:
         raise ConfigError(exc.message, field=exc.field) from exc
 
 
 def retention(value: object, path: str) -> Retention:
     """``12 months``, ``1 year``, ``30 days``, ``6 months 15 days`` or ``{months:, days:}``."""
-    field = _at(path, "retention")
+    field = at(path, "retention")
     if value is None:
-        raise _fail(field, f"missing; {_RETENTION_HINT}")
+        raise fail(field, f"missing; {_RETENTION_HINT}")
     if isinstance(value, str) and _RETENTION_TEXT.match(value):
         months = days = 0
         for count, unit in _RETENTION_PART.findall(value):
@@ -209,16 +211,16 @@ def retention(value: object, path: str) -> Retention:
         check_keys(value, RETENTION_KEYS, field, required=())
         months, days = value.get("months", 0), value.get("days", 0)
         if not (isinstance(months, int) and isinstance(days, int)) or isinstance(months, bool):
-            raise _fail(field, "months and days must be whole numbers, e.g. `months: 12`")
+            raise fail(field, "months and days must be whole numbers, e.g. `months: 12`")
     else:
-        raise _fail(field, f"{value!r} is not a period; write e.g. `retention: 12 months`")
+        raise fail(field, f"{value!r} is not a period; write e.g. `retention: 12 months`")
     if months < 0 or days < 0 or months + days == 0:
-        raise _fail(field, f"the period must be longer than zero; {_RETENTION_HINT}")
+        raise fail(field, f"the period must be longer than zero; {_RETENTION_HINT}")
     return Retention(months=months, days=days)
 
 
 def _announcement(value: object, path: str) -> Announcement:
-    field = _at(path, "announcement")
+    field = at(path, "announcement")
     data = mapping(value, field, "write `required:` and `text:` under `announcement:`")
     check_keys(data, ANNOUNCEMENT_KEYS, field, required=("required",))
     required = flag(data, "required", field)
@@ -233,16 +235,16 @@ def read_line(item: object, path: str) -> Line:
     check_keys(data, LINE_KEYS, path, required=_LINE_REQUIRED)
     numbers = _numbers(data, "numbers", path)
     if not numbers:
-        raise _fail(_at(path, "numbers"), 'list at least one number, e.g. ["020 8748 3020"]')
+        raise fail(at(path, "numbers"), 'list at least one number, e.g. ["020 8748 3020"]')
     for k, number in enumerate(numbers):
         if not number.startswith("+"):
-            raise _fail(
+            raise fail(
                 f"{path}.numbers[{k}]",
                 f"{number} is an internal extension; a line's numbers are the public numbers "
                 "callers dial, e.g. 020 8748 3020",
             )
     return Line(
-        id=_ident(data, path),
+        id=ident(data, path),
         name=text(data, "name", path),
         numbers=numbers,
         retention=retention(data.get("retention"), path),
@@ -257,9 +259,9 @@ def read_line(item: object, path: str) -> Line:
 
 def _range_end(data: Mapping[str, Any], key: str, path: str) -> str:
     raw = data[key]
-    field = _at(path, key)
+    field = at(path, key)
     if not isinstance(raw, str):
-        raise _fail(field, f'quote the number ({raw!r}), e.g. "020 8753 0000"')
+        raise fail(field, f'quote the number ({raw!r}), e.g. "020 8753 0000"')
     try:
         return normalise_number(raw, field).value
     except BadInput as exc:
@@ -272,7 +274,7 @@ def _range(item: object, path: str) -> NumberRange:
     first = _range_end(data, "first", path)
     last = _range_end(data, "last", path)
     if len(first) != len(last) or first > last:
-        raise _fail(
+        raise fail(
             path,
             f"{first}..{last} is not a range; `first` and `last` need the same number of "
             "digits and `first` must not be above `last`",
@@ -285,18 +287,18 @@ def read_exclusion(item: object, path: str) -> Exclusion:
     data = mapping(item, path, "each exclusion must be a mapping with `id`, `reason`, …")
     check_keys(data, EXCLUSION_KEYS, path, required=("id", "reason"))
     try:
-        prefixes = tuple(normalise_prefix(raw, f) for f, raw in _strings(data, "prefixes", path))
+        prefixes = tuple(normalise_prefix(raw, f) for f, raw in strings(data, "prefixes", path))
     except BadInput as exc:
         raise ConfigError(exc.message, field=exc.field) from exc
     exclusion = Exclusion(
-        id=_ident(data, path),
+        id=ident(data, path),
         reason=text(data, "reason", path),
         numbers=_numbers(data, "numbers", path),
         prefixes=prefixes,
         ranges=read_list(data, "ranges", path, _range),
     )
     if not (exclusion.numbers or exclusion.prefixes or exclusion.ranges):
-        raise _fail(path, "an exclusion needs at least one of `numbers`, `prefixes`, `ranges`")
+        raise fail(path, "an exclusion needs at least one of `numbers`, `prefixes`, `ranges`")
     return exclusion
 
 
@@ -305,7 +307,7 @@ def read_role(item: object, path: str) -> Role:
     data = mapping(item, path, "each role must be a mapping with `id`, `name`, …")
     check_keys(data, ROLE_KEYS, path, required=("id", "name", "can_hear_audio"))
     return Role(
-        id=_ident(data, path),
+        id=ident(data, path),
         name=text(data, "name", path),
         description=str(data.get("description") or "").strip(),
         can_hear_audio=flag(data, "can_hear_audio", path),
@@ -319,18 +321,18 @@ def read_purpose(item: object, path: str, roles: tuple[Role, ...]) -> Purpose:
     check_keys(data, PURPOSE_KEYS, path, required=(*required, "case_ref_pattern"))
     known = {role.id for role in roles}
     role_ids = []
-    for field, role_id in _strings(data, "roles", path):
+    for field, role_id in strings(data, "roles", path):
         if role_id not in known:
             choices = ", ".join(sorted(known)) or "none defined"
-            raise _fail(field, f"unknown role {role_id!r}; define it under `roles:` ({choices})")
+            raise fail(field, f"unknown role {role_id!r}; define it under `roles:` ({choices})")
         role_ids.append(role_id)
     if not role_ids:
-        raise _fail(_at(path, "roles"), "list the roles that may use this purpose")
+        raise fail(at(path, "roles"), "list the roles that may use this purpose")
     hours = data.get("max_grant_hours")
     if not isinstance(hours, int) or isinstance(hours, bool) or hours <= 0:
-        raise _fail(_at(path, "max_grant_hours"), "write a whole number of hours above 0, e.g. 72")
+        raise fail(at(path, "max_grant_hours"), "write a whole number of hours above 0, e.g. 72")
     return Purpose(
-        id=_ident(data, path),
+        id=ident(data, path),
         name=text(data, "name", path),
         lawful_basis=text(data, "lawful_basis", path),
         dpia_ref=text(data, "dpia_ref", path),
@@ -351,15 +353,15 @@ def read_recipient(item: object, path: str, purposes: tuple[Purpose, ...]) -> Re
     check_keys(data, RECIPIENT_KEYS, path, required=("id", "name", "when"))
     known = {purpose.id for purpose in purposes}
     purpose_ids = []
-    for field, purpose_id in _strings(data, "purposes", path):
+    for field, purpose_id in strings(data, "purposes", path):
         if purpose_id not in known:
             choices = ", ".join(sorted(known)) or "none defined"
-            raise _fail(
+            raise fail(
                 field, f"unknown purpose {purpose_id!r}; define it under `purposes:` ({choices})"
             )
         purpose_ids.append(purpose_id)
     return Recipient(
-        id=_ident(data, path),
+        id=ident(data, path),
         name=text(data, "name", path),
         when=text(data, "when", path),
         purposes=tuple(purpose_ids),
@@ -371,8 +373,8 @@ def _pattern(data: Mapping[str, Any], path: str) -> str:
     try:
         re.compile(value)
     except re.error as exc:
-        raise _fail(
-            _at(path, "case_ref_pattern"),
+        raise fail(
+            at(path, "case_ref_pattern"),
             f"{value!r} is not a valid regular expression ({exc}); "
             r"write e.g. '^CMP-\d{4}-\d{3,6}$' in single quotes",
         ) from exc
