@@ -91,6 +91,12 @@ def transaction(engine: Engine) -> Iterator[Connection]:
             yield conn
 
 
+def plain(row: Any) -> dict[str, Any]:
+    """A result row (``Row``) as a dict with plain ``str`` keys: SQLAlchemy names columns with
+    ``quoted_name``, which orjson (the CLI's and API's JSON) refuses as a key."""
+    return {str(key): value for key, value in row._mapping.items()}
+
+
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest migration."""
     from alembic import command

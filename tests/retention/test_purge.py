@@ -206,7 +206,8 @@ def test_a_policy_change_recomputes_dates_and_is_audited(
     assert has_key(services, kept)
     policy_file = services.settings.policy_file
     text = policy_file.read_text(encoding="utf-8")
-    parking = text.index("  - id: parking")
+    # The line, not the topic parking_permit that the policy lists before the lines.
+    parking = text.index("  - id: parking\n")
     shorter = text[:parking] + text[parking:].replace(
         "retention: 12 months", "retention: 6 months", 1
     )

@@ -22,7 +22,7 @@ from callvault.access.grants import GrantService, check_id
 from callvault.access.register import disclosures, export_recordings, exports
 from callvault.audit.service import AuditLog
 from callvault.context import RequestContext
-from callvault.db import transaction
+from callvault.db import plain, transaction
 from callvault.errors import BadInput, Conflict, NotFound, Refused
 
 if TYPE_CHECKING:
@@ -151,7 +151,7 @@ class DisclosureRegister:
             query = query.where(disclosures.c.sent_on <= last.isoformat())
         with transaction(self._engine) as conn:
             # Plain str keys: SQLAlchemy's are a str subclass that orjson refuses.
-            rows = [{str(k): v for k, v in r._asdict().items()} for r in conn.execute(query)]
+            rows = [plain(r) for r in conn.execute(query)]
             held = self._recordings(conn, {r["export_id"] for r in rows})
             self._audit.append(
                 conn, ctx, "disclosure.listed", object_type="disclosures", object_id=None,

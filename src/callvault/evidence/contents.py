@@ -15,6 +15,7 @@ from sqlalchemy import Connection, select
 from callvault.access.export import AudioFile
 from callvault.access.searching import MASKED_CALLER_ROLES, mask_number
 from callvault.catalog.model import CallDecision, Recording
+from callvault.db import plain
 from callvault.errors import NotFound
 from callvault.evidence.verify import TRANSCRIPT_JSON, TRANSCRIPT_TEXT
 from callvault.policy.model import Policy
@@ -33,7 +34,7 @@ def holds_on(conn: Connection, recording_id: str) -> list[dict[str, Any]]:
         .where(hold_recordings.c.recording_id == recording_id)
         .order_by(holds.c.placed_at, holds.c.id)
     )  # fmt: skip
-    return [{str(k): v for k, v in row._asdict().items()} for row in rows]
+    return [plain(row) for row in rows]
 
 
 def metadata_json(

@@ -24,14 +24,16 @@ class OpeningHours:
     """When a line is open, per weekday (Monday first), in UK local time."""
 
     days: tuple[tuple[Interval, ...], ...]
-    bank_holidays_open: bool = False
+    # Bank holidays' own hours: () closed, None the weekday's own hours.
+    bank_holidays: tuple[Interval, ...] | None = ()
 
     def is_open(self, local: datetime, bank_holiday: bool) -> bool:
         """Whether a call starting at ``local`` (UK wall-clock time) is within the hours."""
-        if bank_holiday and not self.bank_holidays_open:
-            return False
+        spans = self.days[local.weekday()]
+        if bank_holiday and self.bank_holidays is not None:
+            spans = self.bank_holidays
         minute = local.hour * 60 + local.minute
-        return any(start <= minute < end for start, end in self.days[local.weekday()])
+        return any(start <= minute < end for start, end in spans)
 
     def describe_day(self, weekday: int) -> str:
         """One day's hours as the policy writes them ("09:00-17:00", "closed")."""
@@ -46,7 +48,7 @@ def _clock(minute: int) -> str:
 
 
 OFFICE_HOURS = OpeningHours(days=(((9 * 60, 17 * 60),),) * 5 + ((), ()))
-ALWAYS_OPEN = OpeningHours(days=(((0, MINUTES_PER_DAY),),) * 7, bank_holidays_open=True)
+ALWAYS_OPEN = OpeningHours(days=(((0, MINUTES_PER_DAY),),) * 7, bank_holidays=None)
 
 
 @dataclass(frozen=True, slots=True)

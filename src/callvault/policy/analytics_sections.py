@@ -5,6 +5,7 @@ demand and quality settings); every error names the field path and the fix, as i
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -62,9 +63,18 @@ def read_opening_hours(value: object, path: str) -> OpeningHours:
         if name in data:
             days[day] = _spans(data[name], at(path, name))
     holidays = data.get("bank_holidays", "closed")
-    if holidays not in ("closed", "open"):
-        raise fail(at(path, "bank_holidays"), "write `closed` or `open` (the day's own hours)")
-    return OpeningHours(days=tuple(days), bank_holidays_open=holidays == "open")
+    if (
+        isinstance(holidays, str)
+        and holidays not in ("open", "closed")
+        and not _SPAN.match(holidays)
+    ):
+        raise fail(
+            at(path, "bank_holidays"),
+            f"{holidays!r}: write `closed`, `open` (the weekday's own hours) or spans of "
+            'their own, e.g. "00:00-24:00"',
+        )
+    own = None if holidays == "open" else _spans(holidays, at(path, "bank_holidays"))
+    return OpeningHours(days=tuple(days), bank_holidays=own)
 
 
 def _spans(value: object, field: str) -> tuple[Interval, ...]:
@@ -117,7 +127,12 @@ def read_quality(value: object, path: str, line_ids: frozenset[str]) -> QualityS
     if not 1 <= per_advisor <= 100:
         raise fail(at(path, "calls_per_advisor"), "write a whole number from 1 to 100, e.g. 4")
     shortest = data.get("min_duration_s", 60)
-    if not isinstance(shortest, int | float) or isinstance(shortest, bool) or shortest < 0:
+    # YAML's .inf and .nan are floats too: neither is a length of call anyone can judge.
+    if (
+        not isinstance(shortest, int | float)
+        or isinstance(shortest, bool)
+        or not 0 <= shortest < math.inf
+    ):
         raise fail(at(path, "min_duration_s"), "write a number of seconds, 0 or more, e.g. 60")
     cards = read_list(data, "scorecards", path, lambda i, p: _scorecard(i, p, line_ids))
     _unique([card.id for card in cards], at(path, "scorecards"))

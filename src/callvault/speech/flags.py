@@ -18,7 +18,7 @@ from callvault.access.actions import Permissions
 from callvault.audit.service import AuditLog, utc_now_iso
 from callvault.catalog.store import recordings
 from callvault.context import RequestContext
-from callvault.db import transaction
+from callvault.db import plain, transaction
 from callvault.errors import BadInput, Conflict, NotFound
 from callvault.speech.store import review_flags
 
@@ -65,7 +65,7 @@ class ReviewFlags:
         )
         with transaction(self._engine) as conn:
             # Plain str keys: column names are SQLAlchemy quoted_name, which orjson refuses.
-            rows = [{str(k): v for k, v in r._mapping.items()} for r in conn.execute(statement)]
+            rows = [plain(r) for r in conn.execute(statement)]
             self._audit.append(
                 conn, ctx, "flags.listed", object_type="flags",
                 details={"kind": query.kind, "open_only": query.open_only, "results": len(rows)},
