@@ -33,7 +33,7 @@ demand_calls = Table(
     Column("out_of_hours", Boolean, nullable=False),
     Column("duration_s", Float, nullable=False),
     Column("caller_key", String(64)),
-    Column("topics", String(1000)),  # topic ids, comma-separated; "" none matched
+    Column("topics", Text),  # topic ids, comma-separated; "" none matched
     Column("transcribed", Boolean, nullable=False),
     Column("indexed_at", String(32), nullable=False),
     Index("ix_demand_calls_started", "started_at"),
@@ -83,4 +83,59 @@ quality_samples = Table(
     Index("ix_quality_samples_agent", "agent"),
 )
 
-__all__ = ["analytics_keys", "demand_calls", "quality_draws", "quality_samples"]
+
+# A blind comparison of evaluators on one sampled call.
+calibrations = Table(
+    "calibrations",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("case_ref", String(32), nullable=False),
+    Column("recording_id", String(40), ForeignKey("recordings.id"), nullable=False),
+    Column("evaluators", Text, nullable=False),  # usernames, comma-separated
+    Column("opened_by", String(64), nullable=False),
+    Column("opened_at", String(32), nullable=False),
+    Column("closed_at", String(32)),
+    Column("note", Text),
+)
+
+# One evaluator's scores for one sampled call ("" calibration_id: the call's own evaluation).
+quality_evaluations = Table(
+    "quality_evaluations",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("case_ref", String(32), nullable=False),
+    Column("recording_id", String(40), ForeignKey("recordings.id"), nullable=False),
+    Column("agent", String(64), nullable=False),
+    Column("line", String(64), nullable=False),
+    Column("evaluator", String(64), nullable=False),
+    Column("scorecard_id", String(64), nullable=False),
+    Column("scores", Text, nullable=False),  # JSON: {item id: points}
+    Column("total", Integer, nullable=False),
+    Column("max_total", Integer, nullable=False),
+    Column("comment", Text, nullable=False),
+    Column("calibration_id", String(32), nullable=False),
+    Column("submitted_at", String(32), nullable=False),
+    UniqueConstraint("case_ref", "evaluator", "calibration_id", name="uq_quality_evaluations_once"),
+    Index("ix_quality_evaluations_agent", "agent"),
+)
+
+# The advisor's one response to an evaluation of their call.
+evaluation_responses = Table(
+    "evaluation_responses",
+    metadata,
+    Column("evaluation_id", String(32), ForeignKey("quality_evaluations.id"), primary_key=True),
+    Column("agent", String(64), nullable=False),
+    Column("agrees", Boolean, nullable=False),
+    Column("response", Text, nullable=False),
+    Column("responded_at", String(32), nullable=False),
+)
+
+__all__ = [
+    "analytics_keys",
+    "calibrations",
+    "demand_calls",
+    "evaluation_responses",
+    "quality_draws",
+    "quality_evaluations",
+    "quality_samples",
+]

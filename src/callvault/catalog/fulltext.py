@@ -108,6 +108,24 @@ def delete_segments_of(conn: Connection, recording_ids: Sequence[str]) -> dict[s
     return {str(rid): int(n) for rid, n in counted}
 
 
+def segment_texts(conn: Connection, recording_ids: Sequence[str]) -> dict[str, list[str]]:
+    """The indexed (redacted) text of each of ``recording_ids`` that has any, segment by
+    segment: what demand analysis matches topics against (analytics/topics.py)."""
+    if not recording_ids:
+        return {}
+    ids: BindParameter[list[str]] = bindparam("ids", expanding=True)
+    rows = conn.execute(
+        text(
+            "SELECT recording_id, text FROM transcript_segments WHERE recording_id IN :ids"
+        ).bindparams(ids),
+        {"ids": list(recording_ids)},
+    )
+    found: dict[str, list[str]] = {}
+    for recording_id, said in rows:
+        found.setdefault(str(recording_id), []).append(str(said))
+    return found
+
+
 def search_words(
     conn: Connection,
     words: str,

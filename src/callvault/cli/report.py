@@ -14,7 +14,7 @@ import click
 from callvault.access.bulk_access import alert_days, bulk_alerts_as
 from callvault.access.oversight import UNUSED_DAYS, ReviewWindow, access_review_as
 from callvault.bootstrap import build
-from callvault.cli import compliance
+from callvault.cli import compliance, demand
 from callvault.cli.access import optional_as_option, person_or_operator
 from callvault.cli.output import emit, json_option
 
@@ -24,8 +24,8 @@ def report_group() -> None:
     """Reports for the DPO, auditors and the six-monthly access review."""
 
 
-# The scope proof and the record of processing (cli/compliance.py).
-for _command in compliance.COMMANDS:
+# The scope proof and the record of processing (cli/compliance.py); demand (cli/demand.py).
+for _command in (*compliance.COMMANDS, *demand.COMMANDS):
     report_group.add_command(_command)
 
 

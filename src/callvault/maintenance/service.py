@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from callvault.access.signin import rewrap_totp_secrets
+from callvault.analytics.caller_key import rewrap_caller_key
 from callvault.audit.signing import create_signer
 from callvault.bootstrap import Services, build
 from callvault.capture.spool import remove_stale_spools, spool_folder
@@ -241,13 +242,21 @@ def _rotate_locked(services: Services, ctx: RequestContext) -> int:
         totp_secrets = rewrap_totp_secrets(conn, keys)
         # Training clips have keys of their own under the same ring.
         rewrapped += rewrap_clip_keys(conn, services.vault)
+        # So has the key of the caller hash in demand figures (analytics/caller_key.py).
+        caller_key = rewrap_caller_key(conn, keys)
+        rewrapped += caller_key
         services.audit.append(
             conn,
             ctx,
             "keys.rotated",
             object_type="kek",
             object_id=new_id,
-            details={"rewrapped": rewrapped, "totp_secrets": totp_secrets, "retired": old_ids},
+            details={
+                "rewrapped": rewrapped,
+                "totp_secrets": totp_secrets,
+                "caller_key": caller_key,
+                "retired": old_ids,
+            },
         )
     # Only after the new wraps are committed may the old key-encryption keys go.
     for kek_id in old_ids:

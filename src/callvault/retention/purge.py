@@ -40,6 +40,7 @@ from sqlalchemy import (
 )
 
 from callvault.access.actions import require
+from callvault.analytics.store import demand_calls
 from callvault.audit.service import AuditAct, AuditLog, utc_now_iso
 from callvault.catalog.fulltext import delete_segments_of
 from callvault.catalog.store import data_keys, recordings, renditions
@@ -583,7 +584,8 @@ def _due_rows(
 
 def _scrub(conn: Connection, ids: Sequence[str], now: str) -> dict[str, int]:
     """Remove what the catalogue still says of shredded recordings (transcript text, redaction
-    log, flags, caller and agent) and mark them purged; return transcript segments deleted."""
+    log, flags, caller and agent, the caller's hash in demand figures) and mark them purged;
+    return transcript segments deleted."""
     segments = delete_segments_of(conn, ids)
     conn.execute(delete(renditions).where(renditions.c.recording_id.in_(ids)))
     conn.execute(delete(redactions).where(redactions.c.recording_id.in_(ids)))
@@ -592,6 +594,12 @@ def _scrub(conn: Connection, ids: Sequence[str], now: str) -> dict[str, int]:
         update(recordings)
         .where(recordings.c.id.in_(ids))
         .values(caller="", agent="", source_sha256="", purged_at=now)
+    )
+    # Demand figures keep the call (no personal data in them) but not who made it: without
+    # its key the call no longer joins the caller's other calls. After the update above, so
+    # an indexer that share-locked these rows has committed its row by now (demand_index.py).
+    conn.execute(
+        update(demand_calls).where(demand_calls.c.recording_id.in_(ids)).values(caller_key=None)
     )
     return segments
 

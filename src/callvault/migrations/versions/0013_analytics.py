@@ -43,7 +43,7 @@ def upgrade() -> None:
         sa.Column("out_of_hours", sa.Boolean, nullable=False),
         sa.Column("duration_s", sa.Float, nullable=False),
         sa.Column("caller_key", sa.String(64)),
-        sa.Column("topics", sa.String(1000)),
+        sa.Column("topics", sa.Text),
         sa.Column("transcribed", sa.Boolean, nullable=False),
         sa.Column("indexed_at", _TS, nullable=False),
     )
