@@ -1,0 +1,1 @@
+"""Customer conduct: incidents that link flagged recordings, holds and evidence bundles."""
