@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import select, update
 
 from access.access_helpers import add_people, as_person, entries, grants, record, run_cli
+from analytics.quality_helpers import sampled_case_ref
 from callvault.access import export as export_module
 from callvault.access.export import Exporter
 from callvault.access.export_signing import (
@@ -172,10 +173,11 @@ def _refused_export(
 def test_quality_purpose_may_not_export(world: tuple[Services, list[str]], out_dir: Path) -> None:
     services, rec_ids = world
     mina = as_person(services, "mina")
-    grant = grants(services).flow.request(mina, rec_ids[0], "quality", "QA-2026-0001")
+    case_ref = sampled_case_ref(services, rec_ids[0])
+    grant = grants(services).flow.request(mina, rec_ids[0], "quality", case_ref)
     assert grant.status == "approved"
     entry = _refused_export(services, "mina", grant.id, out_dir, "quality does not allow export")
-    assert entry["purpose"] == "quality" and entry["case_ref"] == "QA-2026-0001"
+    assert entry["purpose"] == "quality" and entry["case_ref"] == case_ref
     # Listening under the same grant is still allowed, to the redacted rendition only (the
     # speech job makes it; policy: original_allowed is false for quality).
     services.speech.process(worker_context(), rec_ids[0])

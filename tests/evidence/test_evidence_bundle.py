@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from access.access_helpers import add_people, as_person, entries, grants, record
+from analytics.quality_helpers import sampled_case_ref
 from callvault.access import disclosures as disclosures_module
 from callvault.access.export import EXPORTED
 from callvault.access.export import copy_audio as real_copy
@@ -197,7 +198,7 @@ def test_refusals_are_audited_and_write_nothing(
     _refused(services, "cora", rec_id, "f" * 32, out_dir, "no grant")
     _refused(services, "mina", rec_id, own.id, out_dir, "was given to cora, not mina")
     _refused(services, "adam", rec_id, own.id, out_dir, "adam may not do recordings:export")
-    quality = flow.request(mina, rec_id, "quality", "QA-2026-0101")
+    quality = flow.request(mina, rec_id, "quality", sampled_case_ref(services, rec_id))
     entry = _refused(services, "mina", rec_id, quality.id, out_dir, "quality does not allow")
     assert entry["object_id"] == rec_id and entry["details"]["grant_id"] == quality.id
     other = record(services, ctx, call_wav, call_id="pbx-0002")

@@ -22,6 +22,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from access.access_helpers import record
+from analytics.quality_helpers import sampled_case_ref
 from audiofixtures import make_call_audio
 from callvault.access.grants import Grant, GrantService
 from callvault.bootstrap import Services
@@ -350,7 +351,8 @@ def test_missing_grant_or_bad_rendition_is_bad_input(unprocessed: Home) -> None:
 # -- purposes that hear only the redacted rendition -----------------------------------------
 def test_quality_monitoring_gets_the_redacted_rendition(processed: Home) -> None:
     home = processed
-    grant = home.grant("tess", "quality", "QA-2026-0101")
+    case_ref = sampled_case_ref(home.services, home.recording)
+    grant = home.grant("tess", "quality", case_ref)
     tess = home.client("tess")
 
     response = tess.get(listen_path(home.recording, grant.id))
@@ -363,7 +365,7 @@ def test_quality_monitoring_gets_the_redacted_rendition(processed: Home) -> None
     assert 'id="redacted-only"' in html and "hears only the redacted recording" in html
     assert 'id="switch-rendition"' not in html  # the original is not for this purpose
     assert 'id="export-form"' not in html  # quality monitoring never leaves the system
-    assert "Quality monitoring" in html and "QA-2026-0101" in html
+    assert "Quality monitoring" in html and case_ref in html
 
     # Asking for the original is refused, as the audio route refuses it, and audited.
     before = home.services.audit.count()
@@ -373,7 +375,7 @@ def test_quality_monitoring_gets_the_redacted_rendition(processed: Home) -> None
 
 def test_quality_before_the_speech_job_has_nothing_to_hear(unprocessed: Home) -> None:
     home = unprocessed
-    grant = home.grant("tess", "quality", "QA-2026-0102")
+    grant = home.grant("tess", "quality", sampled_case_ref(home.services, home.recording))
     response = home.client("tess").get(listen_path(home.recording, grant.id))
     assert response.status_code == 404
     assert "no redacted rendition yet" in response.text
@@ -426,7 +428,7 @@ def test_download_is_refused_without_the_token_or_where_export_is_not_allowed(
     assert {e["action"] for e in home.audit_after(before)} == {"session.csrf_refused"}
 
     # Quality monitoring may listen, never export: refused by the exporter, audited.
-    quality = home.grant("tess", "quality", "QA-2026-0103")
+    quality = home.grant("tess", "quality", sampled_case_ref(services, home.recording))
     tess = home.client("tess")
     page = tess.get(listen_path(home.recording, quality.id)).text
     token = re.search(r'name="csrf_token" value="([^"]+)"', page)  # the sign-out form's

@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 
 from access.access_helpers import add_people, as_person, entries, grants, record
+from analytics.quality_helpers import sampled_case_ref
 from audiofixtures import make_call_audio
 from callvault.access.export import Exporter
 from callvault.access.export_signing import verify_export
@@ -261,7 +262,7 @@ def test_export_and_disclosure_over_http(audio: Audio, tmp_path: Path) -> None:
 def test_export_refused_for_quality_over_http(audio: Audio) -> None:
     services, rec_id, _, _ = audio
     grant = grants(services).flow.request(
-        as_person(services, "mina"), rec_id, "quality", "QA-2026-0031"
+        as_person(services, "mina"), rec_id, "quality", sampled_case_ref(services, rec_id)
     )
     mina = signed_in(services, "mina")
     before = services.audit.count()

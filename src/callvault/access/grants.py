@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 from sqlalchemy import Connection, Engine, insert, select, update
 
 from callvault.access.actions import Permissions
+from callvault.access.quality_gate import QUALITY_PURPOSE, not_sampled
 from callvault.access.refusals import record_refusal
 from callvault.access.store import grant_recordings, grants
 from callvault.audit.service import AuditLog
@@ -187,6 +188,10 @@ class GrantService:
                     "case_ref",
                 )
             )
+        if rule.id == QUALITY_PURPOSE:
+            unsampled = not_sampled(self._engine, wanted, case_ref)
+            if unsampled is not None:
+                refuse(unsampled)
         if len(reason) > _MAX_REASON:
             raise BadInput(f"the reason is longer than {_MAX_REASON} characters", "reason")
         now = self._clock()
