@@ -30,6 +30,7 @@ ROLES = {
     "dpo": "dpo",
     "aud": "auditor",
     "adm": "administrator",
+    "bi": "business_intelligence",
 }
 BASE_URL = "https://testserver"  # as a deployment is reached: Secure cookies are sent
 

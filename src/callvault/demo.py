@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import av
 import numpy as np
@@ -26,6 +27,7 @@ from callvault.capture.ingest import AudioInput
 from callvault.context import RequestContext
 
 RATE = 8000
+UK = ZoneInfo("Europe/London")  # the council's clocks: the history's calls keep office hours
 
 # (call id, dialled, caller, agent, minutes ago, seconds long): covered lines and two calls
 # to staff extensions, which the policy declines.
@@ -80,7 +82,23 @@ DEMO_PEOPLE = (
     ("dee", "dpo"),
     ("audrey", "auditor"),
     ("agent-101", "advisor"),
+    ("bianca", "business_intelligence"),
 )
+
+# Four weeks of short calls for the demand figures: (dialled, the UK hours it is called in).
+# Callers come from a small pool, so some call again (repeat callers).
+HISTORY_LINES = (
+    ("020 7371 5678", (8, 9, 10, 11, 13, 14, 16)),  # parking
+    ("0800 023 4499", (8, 9, 9, 10, 12, 15, 18)),  # housing repairs
+    ("020 8753 6032", (9, 11, 14, 16)),  # rent income
+    ("020 8741 4008", (2, 7, 11, 19, 22)),  # careline, around the clock
+    ("020 8748 8588", (18, 20, 21, 23)),  # out of hours
+)
+HISTORY_DAYS, HISTORY_SECONDS = 28, (4, 15)  # seconds: short, so init stays quick
+HISTORY_CALLERS = tuple(f"07700 9{n:05d}" for n in range(200, 240))
+# Calls long enough to judge (the policy's quality.min_duration_s is 60), in the month before
+# this one, so the demo can draw a quality sample for the advisor agent-101.
+SAMPLED_CALLS, SAMPLED_SECONDS = 6, 62
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +123,47 @@ def ingest_demo_calls(services: Services, ctx: RequestContext) -> dict[str, Any]
         result = services.ingest.ingest(ctx, audio_input, orjson.dumps(meta))
         counts[result.status] += 1
     return counts
+
+
+def ingest_demo_history(services: Services, ctx: RequestContext) -> dict[str, int]:
+    """Four weeks of short calls on five lines (for the demand page) and a few longer calls
+    of agent-101's last month (for the quality sample), all synthetic tone bursts."""
+    rng = np.random.default_rng(2026)
+    today = datetime.now(UK).replace(hour=0, minute=0, second=0, microsecond=0)
+    calls = []
+    for day in range(1, HISTORY_DAYS + 1):
+        for dialled, hours in HISTORY_LINES:
+            for _ in range(int(rng.integers(0, 3))):
+                hour, minute = int(rng.choice(hours)), int(rng.integers(0, 60))
+                started = today - timedelta(days=day) + timedelta(hours=hour, minutes=minute)
+                caller = HISTORY_CALLERS[int(rng.integers(0, len(HISTORY_CALLERS)))]
+                agent = f"agent-10{int(rng.integers(1, 6))}"
+                length = int(rng.integers(*HISTORY_SECONDS))
+                calls.append((dialled, caller, agent, started, length))
+    last_month = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+    for n in range(SAMPLED_CALLS):
+        started = last_month + timedelta(days=2 + 3 * n, hours=10)
+        calls.append(("020 7371 5678", HISTORY_CALLERS[n], "agent-101", started, SAMPLED_SECONDS))
+    recorded = 0
+    for n, (dialled, caller, agent, started, length) in enumerate(calls):
+        meta = _meta(f"demo-h{n:04d}", dialled, caller, agent, started.astimezone(UTC), length)
+        audio = AudioInput(data=synthetic_call(length, seed=1000 + n))
+        recorded += services.ingest.ingest(ctx, audio, orjson.dumps(meta)).status == "recorded"
+    return {"history_recorded": recorded}
+
+
+def prepare_demo_figures(services: Services) -> dict[str, Any]:
+    """What the worker's jobs would do in their first hours, done now so the pages have
+    something to show: the demand facts of every call, and last month's quality sample."""
+    from callvault.analytics.demand_index import DemandIndexer
+    from callvault.analytics.sampling import QualitySampler
+    from callvault.jobs.registry import WORKER_ACTOR
+
+    system = RequestContext(actor=WORKER_ACTOR, origin="job", request_id="demo")
+    indexed = DemandIndexer.for_services(services).run(system).as_dict()
+    drawn = QualitySampler.for_services(services).draw_previous_month(system)
+    return {"demand_indexed": indexed.get("indexed", 0),
+            "quality_sampled": drawn["drawn"] if drawn else 0}  # fmt: skip
 
 
 def _seconds_of(audio: bytes) -> float:

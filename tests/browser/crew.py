@@ -2,9 +2,10 @@
 
 Seeding happens in-process before the server starts (seconds): the people of each role, a
 spoken call that the speech job has transcribed (so search finds its words and the player
-shows a transcript and a muted span), plain calls on other lines, and one approved grant
-for the accessibility walk. Everything else, the grant the main flow asks for included,
-goes through the pages.
+shows a transcript and a muted span), plain calls on other lines, one approved grant for
+the accessibility walk, every call's demand facts (the demand page's figures), and the
+spoken call's quality sample, evaluation and calibration session.
+Everything else, the grant the main flow asks for included, goes through the pages.
 
 A person signs in once per test session, through the real form with password and one-time
 code: a TOTP code is refused when used twice in its 30-second step, so a second sign-in of
@@ -13,22 +14,32 @@ the same person within the step would fail for a reason that has nothing to do w
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
 import orjson
 from playwright.sync_api import Browser, BrowserContext, Page, StorageState
+from sqlalchemy import insert, select
 
 from access.access_helpers import record
+from analytics.quality_helpers import sampled_case_ref
 from audiofixtures import make_call_audio
 from browser.kit import VIEWPORT, ConsoleWatch, screenshot
 from callvault.access.signin import SignInService
+from callvault.analytics.demand_index import DemandIndexer
+from callvault.analytics.evaluations import EvaluationService
+from callvault.analytics.store import quality_samples
 from callvault.bootstrap import Services
 from callvault.capture.ingest import AudioInput
+from callvault.conduct.service import IncidentService
 from callvault.context import RequestContext, system_context
+from callvault.db import transaction
 from callvault.maintenance.service import init_home
 from callvault.rights.service import RightsService
+from callvault.speech.store import review_flags
 from callvault.training.service import TrainingService
 from homes import worker_context
 from speech_corpus import short_clip
@@ -46,6 +57,9 @@ PEOPLE = {
     "root": "administrator",
     "dana": "dpo",
     "sid": "dpo",  # the sign-in form's own test (a wrong password first)
+    "bea": "business_intelligence",  # the demand figures, and nothing else
+    "sol": "safety_officer",  # the conduct queue and an incident
+    "tess": "team_leader",  # scores the sampled call in mina's calibration session (seeded)
 }
 # The spoken call: words Whisper hears reliably at telephone quality, and a name that the
 # speech job mutes (a muted span for the player to list).
@@ -75,6 +89,10 @@ class World:
     secrets: dict[str, str] = field(default_factory=dict)  # username -> TOTP secret
     base: str = ""
     clip: str = ""  # a training clip of the spoken call, proposed, awaiting adam
+    incident: str = ""  # sol's conduct incident on a plain call
+    case: str = ""  # the spoken call's quality case reference, evaluated by mina
+    draw: str = ""  # the quality draw that sampled it
+    calibration: str = ""  # a session on it: tess has scored, mina has not
 
 
 def seed(home: Path, work: Path) -> World:
@@ -119,9 +137,53 @@ def seed(home: Path, work: Path) -> World:
     proposed = TrainingService.for_services(services).propose(
         mina, spoken, start_s=0.0, end_s=3.0, why="a clear, friendly answer"
     )
+    # The demand facts of every call, as the worker's job derives them (the server runs
+    # without one), so the demand page draws bars: the spoken call's topic among them.
+    assert DemandIndexer.for_services(services).run(worker_context()).indexed == 1 + len(plain)
     world = World(services, spoken, str(clip.meta["call_id"]), plain, grant.id, secrets)
     world.clip = proposed.id
+    world.incident = _conduct(services, plain)
+    world.case, world.draw, world.calibration = _quality(services, spoken)
     return world
+
+
+def _conduct(services: Services, plain: list[str]) -> str:
+    """A conduct flag in the queue, as the speech job stores one (a plain call has no words
+    to flag), and an incident on another call; returns the incident's reference."""
+    with transaction(services.engine) as conn:
+        conn.execute(insert(review_flags).values(
+            id=uuid.uuid4().hex, recording_id=plain[2], kind="conduct", rule="abuse:you-idiot",
+            speaker="caller", start_s=1.0, end_s=1.6, raised_at=datetime.now(UTC).isoformat(),
+        ))  # fmt: skip
+    sol = RequestContext(actor=services.access.person("sol"), origin="cli")
+    opened = IncidentService.for_services(services).open(
+        sol, "Repeated abuse towards advisors", recording_ids=[plain[1]]
+    )
+    return str(opened["ref"])
+
+
+def _quality(services: Services, spoken: str) -> tuple[str, str, str]:
+    """The spoken call sampled for quality (its month drawn as the monthly job would once it
+    is over), with mina's evaluation under her quality grant for adam to respond to, and a
+    calibration session on it in which tess has scored and mina has not (her scorecard form,
+    the results still blind). Returns the case reference, the draw and the session."""
+    case = sampled_case_ref(services, spoken)
+    people = {name: RequestContext(actor=services.access.person(name), origin="cli")
+              for name in ("mina", "tess")}  # fmt: skip
+    for ctx in people.values():
+        grant = services.grants.request(ctx, [spoken], "quality", case, "quality monitoring")
+        assert grant.status == "approved", grant
+    card = services.policy.policy.quality.scorecards[0]
+    evaluations = EvaluationService.for_services(services)
+    full = {item.id: item.points for item in card.items}
+    evaluations.evaluate(people["mina"], case, full, "Clear and friendly; say the date back.")
+    session = evaluations.calibrate(people["mina"], case, ["mina", "tess"])
+    evaluations.evaluate(people["tess"], case, {item.id: 1 for item in card.items},
+                         calibration_id=session["id"])  # fmt: skip
+    s = quality_samples.c
+    with services.engine.connect() as conn:
+        draw = conn.execute(select(s.draw_id).where(s.case_ref == case)).scalar_one()
+    return case, str(draw), str(session["id"])
 
 
 @dataclass

@@ -22,8 +22,8 @@ from browser.kit import assert_accessible, screenshot
 pytestmark = pytest.mark.xdist_group("browser")
 
 # (who, path, expected h1, screenshot name). ``{spoken}`` and ``{grant}`` are the seeded
-# spoken call and carl's approved grant on it. Each page is seen by a role that uses it
-# with something on it (a hold to release, a transcript, a muted span...).
+# spoken call and carl's approved grant on it; the other names are World's fields. Each page
+# is seen by a role that uses it with something on it (a hold to release, a transcript...).
 WALK = [
     ("carl", "/recordings", "Search recordings", "search"),
     ("carl", f"/recordings?text={SEARCH_WORDS.replace(' ', '+')}", "Search recordings",
@@ -48,9 +48,19 @@ WALK = [
      re.compile(r"^Review recording 1 of 1"), "rights-review"),
     ("adam", "/training", "Training clips", "training"),
     ("mina", "/training/{clip}", "Training clip", "training-clip"),
+    ("bea", "/demand", "Demand", "demand"),
+    ("bea", "/demand?from=lately", "Demand", "demand-error"),
+    ("sol", "/conduct", "Customer conduct", "conduct"),
+    ("sol", "/conduct/incidents/{incident}", re.compile(r"^Incident SAF-"), "conduct-incident"),
+    ("mina", "/quality", "Quality monitoring", "quality"),
+    ("mina", "/quality/samples/{case}", re.compile(r"^Sampled call QA-"), "quality-sample"),
+    ("mina", "/quality/calibrations/{calibration}", re.compile(r"^Calibration on QA-"),
+     "quality-calibration"),
+    ("aud", "/quality/draws/{draw}", re.compile(r"^Verify the draw of "), "quality-verify"),
+    ("adam", "/quality/mine", "My evaluations", "quality-mine"),
 ]  # fmt: skip
 # A page that answers 422 on purpose (a search form with a wrong field) is a page too.
-STATUS = {"search-error": 422}
+STATUS = {"search-error": 422, "demand-error": 422}
 
 
 @pytest.mark.parametrize(
@@ -69,7 +79,17 @@ def test_page_is_accessible(
     wanted = STATUS.get(name, 200)
     if wanted != 200:
         pages.allow(rf"status of {wanted}")
-    response = page.goto(path.format(spoken=world.spoken, grant=world.carl_grant, clip=world.clip))
+    response = page.goto(
+        path.format(
+            spoken=world.spoken,
+            grant=world.carl_grant,
+            clip=world.clip,
+            incident=world.incident,
+            case=world.case,
+            draw=world.draw,
+            calibration=world.calibration,
+        )
+    )
     assert response is not None and response.status == wanted, (path, response)
     expect(page.get_by_role("heading", level=1)).to_have_text(heading)
     if "/listen" in path:
@@ -85,7 +105,7 @@ def test_the_walk_covers_every_page_in_the_navigation(pages: Pages) -> None:
     """Each area any role is offered is in WALK, so a new page cannot go unchecked."""
     walked = {path.split("?")[0] for _who, path, _h, _n in WALK}
     offered: set[str] = set()
-    for username in ("carl", "mina", "aud", "root", "dana", "adam"):
+    for username in ("carl", "mina", "aud", "root", "dana", "adam", "bea", "sol"):
         page = pages.as_person(username)
         page.goto("/")
         links = page.get_by_role("navigation", name="Main").get_by_role("link")

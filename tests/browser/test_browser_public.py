@@ -78,10 +78,15 @@ def test_sign_in_comes_back_to_the_page_asked_for(pages: Pages, crew: Crew) -> N
 # link that would only refuse is never shown).
 NAV_EXPECTED = {
     "cora": ({"Search", "My requests"}, {"Users", "Access review", "Audit"}),
-    "mina": ({"Search", "My requests", "Approvals"}, {"Users"}),
-    "adam": ({"My requests"}, {"Search", "Approvals", "Audit", "Users"}),
-    "aud": ({"Audit", "Holds", "Retention"}, {"Search", "Approvals", "Users"}),
+    "mina": ({"Search", "My requests", "Approvals", "Quality"}, {"Users", "My evaluations"}),
+    "adam": (
+        {"My requests", "My evaluations"},
+        {"Search", "Approvals", "Audit", "Users", "Quality"},
+    ),
+    "aud": ({"Audit", "Holds", "Retention", "Quality"}, {"Search", "Approvals", "Users"}),
     "root": ({"Users"}, {"Search", "Approvals"}),
+    "bea": ({"Demand"}, {"Search", "My requests", "Audit", "Users", "Quality"}),
+    "sol": ({"Search", "Conduct"}, {"Demand", "Audit", "Users"}),
 }
 
 

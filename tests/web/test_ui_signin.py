@@ -51,11 +51,16 @@ def test_sign_in_through_the_form_then_out(browser: TestClient, services: Servic
     assert _sign_in(browser, "adam", next_path="/requests") == "/requests"
     home = browser.get("/")
     assert "Signed in as <strong>adam</strong>" in home.text
-    # An advisor's navigation: requests to hear their calls and the training library (with
-    # the clips awaiting their decision), never search or audit.
+    # An advisor's navigation: requests to hear their calls, the training library (with
+    # the clips awaiting their decision) and the evaluations of their sampled calls, never
+    # search or audit.
     nav = re.search(r'<nav aria-label="Main">(.*?)</nav>', home.text, re.S)
     assert nav is not None
-    assert re.findall(r'href="([^"]+)"', nav.group(1)) == ["/requests", "/training"]
+    assert re.findall(r'href="([^"]+)"', nav.group(1)) == [
+        "/requests",
+        "/training",
+        "/quality/mine",
+    ]
     token = csrf_of(home.text)
     before = services.audit.count()
     out = browser.post("/signout", data={"csrf_token": token})

@@ -32,7 +32,7 @@ PERSON_FOR = {"recordings": "am", "grants": "am", "disclosures:record": "am", "u
               "audit": "dpo", "policy": "dpo", "alerts": "dpo", "disclosures:read": "dpo",
               "session": "am", "holds": "dpo", "scope": "dpo", "ropa": "dpo",
               "transcripts": "am", "flags": "dpo", "rights": "dpo",
-              "training": "am"}  # fmt: skip
+              "training": "am", "demand": "am", "incidents": "am", "quality": "am"}  # fmt: skip
 PEOPLE = {"am": "authorised_manager", "adm": "administrator", "dpo": "dpo"}
 EXAMPLES = 25
 Operation = APIOperation[Any, Any, Any, Any]

@@ -11,6 +11,7 @@ above all.
 from __future__ import annotations
 
 import itertools
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -20,13 +21,21 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import insert, select
 
 from access.access_helpers import record
+from analytics.quality_helpers import sampled_case_ref
 from callvault.access.grants import Grant, GrantService
+from callvault.analytics.evaluations import EvaluationService
+from callvault.analytics.sampling_rule import month_text, previous_month
+from callvault.analytics.store import quality_draws
 from callvault.bootstrap import Services
+from callvault.conduct.service import IncidentService
 from callvault.context import RequestContext, system_context
+from callvault.db import transaction
 from callvault.rights.review import ReviewService
 from callvault.rights.service import RightsService
+from callvault.speech.store import review_flags
 from callvault.training.service import TrainingService
 from callvault.web.app import create_app
 from callvault.web.security import ACTION_KEY, api_routes
@@ -44,12 +53,13 @@ PEOPLE = {
     "dpo": "dpo",
     "aud": "auditor",
     "adm": "administrator",
+    "bi": "business_intelligence",
 }
 CALLERS = ("anon", "pbx", *PEOPLE)
 LISTENERS = frozenset({"tl", "am", "co", "so", "dpo"})
 # A purpose each listener may use for the parking call, and its case reference.
 OWN_PURPOSE = {
-    "tl": ("quality", "QA-2026-0001"),
+    "tl": ("quality", ""),  # the sample's case reference: _grant_in draws it
     "am": ("complaint", "CMP-2026-0001"),
     "co": ("complaint", "CMP-2026-0002"),
     "so": ("staff_safety", "SAF-2026-0001"),
@@ -123,6 +133,8 @@ def _grant_in(
 ) -> Grant:
     """A new grant of ``holder``'s in ``state`` (a second person approves where needed)."""
     ctx = RequestContext(actor=services.access.person(holder), origin="test")
+    if purpose == "quality":  # quality hears only what the system sampled
+        case = sampled_case_ref(services, recording)
     # Expired: asked for (and approved) three weeks ago, by a flow whose clock says so.
     then = datetime.now(UTC) - timedelta(days=21)
     flow = services.grants if state != "expired" else GrantService(
@@ -150,6 +162,12 @@ def _own(world: World, who: str, state: str) -> str:
     holder = who if who in world.grants else "am"
     grant = world.grants[holder].get(state) or world.grants["am"][state]
     return grant.id
+
+
+def _case_ref(world: World, who: str) -> str:
+    """``who``'s case reference for the parking call (for quality, the sample's)."""
+    purpose, case = OWN_PURPOSE.get(who, ("complaint", "CMP-2026-0005"))
+    return sampled_case_ref(world.services, world.recording) if purpose == "quality" else case
 
 
 def _fresh_own(world: World, who: str, state: str) -> str:
@@ -223,6 +241,48 @@ def _fresh_clip(world: World, *, consented: bool = False) -> str:
     return clip.id
 
 
+# The shipped policy's standard scorecard, every question at full points.
+FULL_SCORES: dict[str, int] = {"greeting": 2, "identity": 3, "understanding": 3, "resolution": 4,
+               "courtesy": 3, "data_protection": 3}  # fmt: skip
+
+
+def _fresh_flag(world: World) -> str:
+    """A new open conduct flag on the parking call, stored as the speech job stores one."""
+    flag_id = uuid.uuid4().hex
+    with transaction(world.services.engine) as conn:
+        conn.execute(insert(review_flags).values(
+            id=flag_id, recording_id=world.recording, kind="conduct", rule="abuse:you-idiot",
+            speaker="caller", start_s=0.5, end_s=1.0, raised_at=datetime.now(UTC).isoformat(),
+        ))  # fmt: skip
+    return flag_id
+
+
+def _fresh_incident(world: World) -> str:
+    """A new conduct incident on the parking call, opened by the safety officer."""
+    so = RequestContext(actor=world.services.access.person("so"), origin="test")
+    incident = IncidentService.for_services(world.services).open(
+        so, "matrix", recording_ids=[world.recording]
+    )
+    return str(incident["ref"])
+
+
+def _a_draw(world: World) -> str:
+    """The id of the current draw that sampled the parking call."""
+    sampled_case_ref(world.services, world.recording)
+    with world.services.engine.connect() as conn:
+        return str(conn.execute(
+            select(quality_draws.c.id).where(quality_draws.c.superseded_at.is_(None))
+        ).scalars().first())  # fmt: skip
+
+
+def _fresh_calibration(world: World) -> str:
+    """A new calibration session on the parking call's sample, opened by the manager."""
+    am = RequestContext(actor=world.services.access.person("am"), origin="test")
+    case = sampled_case_ref(world.services, world.recording)
+    opened = EvaluationService.for_services(world.services).calibrate(am, case, ["tl", "am2"])
+    return str(opened["id"])
+
+
 def _rendition(who: str) -> str:
     # Quality monitoring hears only the redacted rendition (policy: original_allowed false).
     return "redacted" if OWN_PURPOSE.get(who, ("",))[0] == "quality" else "original"
@@ -252,7 +312,7 @@ CALLS: dict[tuple[str, str], Call] = {
         json={
             "recording_ids": [w.recording],
             "purpose": OWN_PURPOSE.get(who, ("complaint",))[0],
-            "case_ref": OWN_PURPOSE.get(who, ("", "CMP-2026-0005"))[1],
+            "case_ref": _case_ref(w, who),
         },
     ),
     ("GET", "/api/v1/grants"): _get("/api/v1/grants"),
@@ -346,7 +406,7 @@ CALLS: dict[tuple[str, str], Call] = {
         f"/recordings/{w.recording}/request",
         data={
             "purpose": OWN_PURPOSE.get(who, ("complaint",))[0],
-            "case_ref": OWN_PURPOSE.get(who, ("", "CMP-2026-0005"))[1],
+            "case_ref": _case_ref(w, who),
             "reason": "matrix",
         },
     ),
@@ -507,6 +567,108 @@ CALLS: dict[tuple[str, str], Call] = {
         end_s="3",
         why="matrix",
     ),
+    # Demand analysis: figures only, for business intelligence and the managers.
+    ("GET", "/api/v1/reports/demand"): _get("/api/v1/reports/demand?format=csv"),
+    ("GET", "/demand"): _get("/demand"),
+    # Customer conduct: the safety officer's queue and incidents.
+    ("GET", "/conduct"): _get("/conduct?all=1"),
+    ("POST", "/conduct/flags/{flag_id}/incident"): _post_form(
+        lambda w, _who, _s: f"/conduct/flags/{_fresh_flag(w)}/incident", summary="matrix"
+    ),
+    ("POST", "/conduct/flags/{flag_id}/review"): _post_form(
+        lambda w, _who, _s: f"/conduct/flags/{_fresh_flag(w)}/review", outcome="misheard"
+    ),
+    ("GET", "/conduct/incidents/{ref}"): lambda w, who, _s: w.clients[who].get(
+        f"/conduct/incidents/{_fresh_incident(w)}"
+    ),
+    # The parking call is already linked: managers get past authorisation to 409.
+    ("POST", "/conduct/incidents/{ref}/links"): lambda w, who, _s: w.clients[who].post(
+        f"/conduct/incidents/{_fresh_incident(w)}/links", data={"recording_id": w.recording}
+    ),
+    ("POST", "/conduct/incidents/{ref}/close"): _post_form(
+        lambda w, _who, _s: f"/conduct/incidents/{_fresh_incident(w)}/close",
+        outcome="warning_letter",
+        note="matrix",
+    ),
+    ("GET", "/api/v1/incidents"): _get("/api/v1/incidents?all=true"),
+    ("POST", "/api/v1/incidents"): lambda w, who, _s: w.clients[who].post(
+        "/api/v1/incidents", json={"summary": "matrix", "recording_ids": [w.recording]}
+    ),
+    ("GET", "/api/v1/incidents/{ref}"): lambda w, who, _s: w.clients[who].get(
+        f"/api/v1/incidents/{_fresh_incident(w)}"
+    ),
+    ("POST", "/api/v1/incidents/{ref}/links"): lambda w, who, _s: w.clients[who].post(
+        f"/api/v1/incidents/{_fresh_incident(w)}/links", json={"recording_id": w.recording}
+    ),
+    ("POST", "/api/v1/incidents/{ref}/close"): lambda w, who, _s: w.clients[who].post(
+        f"/api/v1/incidents/{_fresh_incident(w)}/close",
+        json={"outcome": "no_further_action", "note": "matrix"},
+    ),
+    # Quality monitoring: the monthly sample, evaluations and calibration.
+    ("GET", "/api/v1/quality/draws"): _get("/api/v1/quality/draws"),
+    ("POST", "/api/v1/quality/draws"): lambda w, who, _s: w.clients[who].post(
+        "/api/v1/quality/draws",
+        json={"month": month_text(*previous_month(datetime.now(UTC))), "reason": "matrix again"},
+    ),
+    ("GET", "/api/v1/quality/draws/{draw_id}/verify"): lambda w, who, _s: w.clients[who].get(
+        f"/api/v1/quality/draws/{_a_draw(w)}/verify"
+    ),
+    ("GET", "/api/v1/quality/samples"): _get("/api/v1/quality/samples"),
+    ("GET", "/api/v1/quality/evaluations"): _get("/api/v1/quality/evaluations"),
+    ("POST", "/api/v1/quality/evaluations"): lambda w, who, _s: w.clients[who].post(
+        "/api/v1/quality/evaluations",
+        json={"case_ref": sampled_case_ref(w.services, w.recording), "scores": FULL_SCORES},
+    ),
+    ("GET", "/api/v1/quality/evaluations/mine"): _get("/api/v1/quality/evaluations/mine"),
+    ("POST", "/api/v1/quality/evaluations/{evaluation_id}/response"): (
+        lambda w, who, _s: w.clients[who].post(
+            f"/api/v1/quality/evaluations/{'f' * 32}/response",
+            json={"agrees": True, "response": "matrix"},
+        )
+    ),
+    ("POST", "/api/v1/quality/calibrations"): lambda w, who, _s: w.clients[who].post(
+        "/api/v1/quality/calibrations",
+        json={"case_ref": sampled_case_ref(w.services, w.recording), "evaluators": ["tl", "am2"]},
+    ),
+    ("GET", "/api/v1/quality/calibrations/{calibration_id}"): lambda w, who, _s: w.clients[who].get(
+        f"/api/v1/quality/calibrations/{_fresh_calibration(w)}"
+    ),
+    ("POST", "/api/v1/quality/calibrations/{calibration_id}/close"): (
+        lambda w, who, _s: w.clients[who].post(
+            f"/api/v1/quality/calibrations/{_fresh_calibration(w)}/close", json={"note": "m"}
+        )
+    ),
+    # The quality pages: the same promises as the quality API.
+    ("GET", "/quality"): _get("/quality"),
+    ("POST", "/quality/draws"): _post_form(
+        lambda w, _who, _s: "/quality/draws",
+        month=month_text(*previous_month(datetime.now(UTC))),
+        reason="the matrix draws again",
+    ),
+    ("GET", "/quality/draws/{draw_id}"): lambda w, who, _s: w.clients[who].get(
+        f"/quality/draws/{_a_draw(w)}"
+    ),
+    ("GET", "/quality/samples/{case_ref}"): lambda w, who, _s: w.clients[who].get(
+        f"/quality/samples/{sampled_case_ref(w.services, w.recording)}"
+    ),
+    ("POST", "/quality/samples/{case_ref}/evaluate"): lambda w, who, _s: w.clients[who].post(
+        f"/quality/samples/{sampled_case_ref(w.services, w.recording)}/evaluate",
+        data={f"scores.{item}": str(points) for item, points in FULL_SCORES.items()},
+    ),
+    ("POST", "/quality/samples/{case_ref}/calibrate"): lambda w, who, _s: w.clients[who].post(
+        f"/quality/samples/{sampled_case_ref(w.services, w.recording)}/calibrate",
+        data={"evaluators": ["tl", "am2"]},
+    ),
+    ("GET", "/quality/calibrations/{calibration_id}"): lambda w, who, _s: w.clients[who].get(
+        f"/quality/calibrations/{_fresh_calibration(w)}"
+    ),
+    ("POST", "/quality/calibrations/{calibration_id}/close"): _post_form(
+        lambda w, _who, _s: f"/quality/calibrations/{_fresh_calibration(w)}/close", note="m"
+    ),
+    ("GET", "/quality/mine"): _get("/quality/mine"),
+    ("POST", "/quality/mine/{evaluation_id}/respond"): _post_form(
+        lambda w, _who, _s: f"/quality/mine/{'f' * 32}/respond", agrees="yes", response="m"
+    ),
 }
 # Signing out would end the sessions the other cells use: test_sign_out_cell checks it last
 # (the page's sign-out form has its own tests in test_ui_signin).
@@ -573,6 +735,12 @@ def expected(route: tuple[str, str], who: str, state: str) -> str:
         ("GET", "/rights/{ref}"): frozenset({"dpo", "aud"}),
         ("GET", "/rights/{ref}/recordings/{recording_id}/review"): frozenset({"dpo", "aud"}),
     }
+    if path.startswith(("/demand", "/api/v1/reports/demand")):
+        return ALLOW if who in {"am", "dpo", "bi"} else DENY
+    if path.startswith(("/conduct", "/api/v1/incidents")):
+        return _conduct_expected(route, who)
+    if path.startswith(("/api/v1/quality", "/quality")):
+        return _quality_expected(route, who)
     if path.startswith(("/api/v1/rights", "/rights")) and route not in by_role:
         return ALLOW if who == "dpo" else DENY
     if path.startswith(("/api/v1/training", "/training")) or route == PROPOSE_PAGE:
@@ -635,6 +803,42 @@ def _training_expected(route: tuple[str, str], who: str) -> str:
     if route in {("POST", "/api/v1/training/clips"), PROPOSE_PAGE}:
         return ALLOW if who in {"tl", "am"} else DENY
     # A proposed clip: its staff member, proposers and reviewers see it; nobody else may read.
+    return ALLOW if who in readers else DENY
+
+
+def _conduct_expected(route: tuple[str, str], who: str) -> str:
+    """The safety officer and authorised managers work incidents; the DPO and auditors read
+    them; the flag queue is the flag reviewers' (safety officer, managers, DPO)."""
+    method, path = route
+    readers, workers = {"so", "am", "dpo", "aud"}, {"so", "am"}
+    if path.endswith("/links"):
+        return OTHER if who in workers else DENY  # the parking call is linked already: 409
+    if path.endswith("/review"):
+        return ALLOW if who in {"so", "am", "dpo"} else DENY
+    if method == "POST":
+        return ALLOW if who in workers else DENY
+    return ALLOW if who in readers else DENY
+
+
+def _quality_expected(route: tuple[str, str], who: str) -> str:
+    """Quality readers (team leaders, managers, DPO, auditors) see draws, samples and
+    evaluations; managers draw and run calibrations; the team leader, who listened to the
+    sample under the quality purpose, evaluates it (a manager who did not is refused);
+    the staff who take calls read the evaluations of their own."""
+    method, path = route
+    readers = {"tl", "am", "dpo", "aud"}
+    if path.endswith("/mine"):
+        return ALLOW if who in {"adv", "tl"} else DENY
+    if path.endswith(("/response", "/respond")):
+        return OTHER if who in {"adv", "tl"} else DENY  # no such evaluation: 404
+    if route == ("POST", "/api/v1/quality/evaluations"):
+        return ALLOW if who == "tl" else DENY
+    if route == ("POST", "/quality/samples/{case_ref}/evaluate"):
+        # The API cell above gave the call its evaluation: the team leader gets past the
+        # door to 409; the manager never listened under the quality purpose (403).
+        return OTHER if who == "tl" else DENY
+    if method == "POST":
+        return ALLOW if who == "am" else DENY
     return ALLOW if who in readers else DENY
 
 

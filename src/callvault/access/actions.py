@@ -135,6 +135,13 @@ ACTIONS: dict[str, frozenset[str]] = {
     ),
     # The job that derives each call's demand facts (line, hour, topics, caller hash).
     "demand:index": frozenset({"system"}),
+    # Customer conduct incidents (conduct/service.py): the safety and conduct officer's cases,
+    # linking flagged recordings, holds and evidence bundles. Authorised managers act on them
+    # too (the policy's staff_safety purpose is theirs as well); the DPO and auditors read.
+    "incidents:manage": frozenset({"role:safety_officer", "role:authorised_manager"}),
+    "incidents:read": frozenset(
+        {"role:safety_officer", "role:authorised_manager", "role:dpo", "role:auditor"}
+    ),
     # Quality sampling (analytics/sampling.py): the system draws each month's calls per
     # advisor; the monthly job, a manager or the operator may start a month's draw (once; a
     # second draw needs a reason and is audited). Evaluators and oversight read the samples.
@@ -142,6 +149,13 @@ ACTIONS: dict[str, frozenset[str]] = {
     "quality:read": frozenset(
         {"operator", "role:team_leader", "role:authorised_manager", "role:dpo", "role:auditor"}
     ),
+    # Evaluations (analytics/evaluations.py): those who may use the quality purpose score the
+    # sampled calls they listened to; authorised managers run calibration sessions; the staff
+    # who take calls (advisors, team leaders) read the evaluations of their own calls and
+    # respond (the service checks the call is theirs).
+    "quality:evaluate": frozenset({"role:team_leader", "role:authorised_manager"}),
+    "quality:calibrate": frozenset({"role:authorised_manager"}),
+    "quality:own": frozenset({"role:advisor", "role:team_leader"}),
 }
 
 

@@ -37,11 +37,15 @@ def init_command(demo: bool, policy_file: Path | None, as_json: bool) -> None:
         from callvault.demo import (
             add_demo_people,
             ingest_demo_calls,
+            ingest_demo_history,
             open_demo_request,
+            prepare_demo_figures,
             write_demo_accounts,
         )
 
         result.demo = ingest_demo_calls(services, ctx)
+        result.demo |= ingest_demo_history(services, ctx)
+        result.demo |= prepare_demo_figures(services)
         demo_password = secrets.token_urlsafe(12)
         people = add_demo_people(services, ctx, demo_password)
         accounts = write_demo_accounts(services.settings.home, demo_password, people)

@@ -11,8 +11,10 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 # Tasks kept in their own modules register on import, like those below.
+import callvault.jobs.analytics_tasks
 import callvault.jobs.hold_tasks
 import callvault.jobs.oversight_tasks
+import callvault.jobs.quality_tasks
 import callvault.jobs.retention_tasks
 import callvault.jobs.speech_tasks
 import callvault.jobs.training_tasks  # noqa: F401

@@ -25,16 +25,19 @@ from callvault.web.routes import (
     audit,
     calls,
     compliance,
+    demand,
     disclosures,
     evidence,
     grants,
     holds,
+    incidents,
     ingest,
     notice,
     oidc,
     operations,
     oversight,
     playback,
+    quality,
     recordings,
     rights,
     session,
@@ -85,6 +88,12 @@ def create_app(services: Services, recorder: RecorderThread | None = None) -> Fa
     # The public notices and the compliance reports (docs/notice.md, docs/retention.md).
     for module in (notice, compliance):
         app.include_router(module.router)
+    # Demand analysis: figures from demand facts, never audio or numbers (docs/demand.md).
+    app.include_router(demand.router)
+    # Quality monitoring: the monthly sample, evaluations and calibration (docs/quality.md).
+    app.include_router(quality.router)
+    # Customer conduct incidents: flagged calls, their holds and evidence (docs/conduct.md).
+    app.include_router(incidents.router)
     # The manager's pages (web/pages) and their stylesheet and scripts: served from the
     # package itself, public by design (no data in them), nothing from a CDN.
     for router in PAGE_ROUTERS:

@@ -68,6 +68,15 @@ NAV = (
     NavItem("/retention", "Retention", "retention:read", "What is due to be deleted, and when."),
     NavItem("/rights", "Rights requests", "rights:read", "People's rights requests and deadlines."),
     NavItem("/training", "Training", "training:read", "The training library, and your decisions."),
+    NavItem("/conduct", "Conduct", "incidents:read", "Conduct flags and incidents."),
+    NavItem("/quality", "Quality", "quality:read", "Monthly samples, evaluations and calibration."),
+    NavItem(
+        "/quality/mine",
+        "My evaluations",
+        "quality:own",
+        "How your sampled calls were judged; your response.",
+    ),
+    NavItem("/demand", "Demand", "demand:read", "Calls per line, hour and topic."),
     NavItem("/audit", "Audit", "audit:read", "Every act, and the chain's verification."),
     NavItem("/users", "Users", "users:manage", "People, roles and service accounts."),
     NavItem("/access-review", "Access review", "users:review", "Who holds what, and uses it."),
@@ -117,6 +126,13 @@ def nav_for(request: Request, actor: Actor | None) -> list[NavItem]:
     return [item for item in NAV if permissions.allowed(actor, item.action)]
 
 
+def current_item(path: str, nav: list[NavItem]) -> str | None:
+    """The navigation entry ``path`` is in: the longest href that is the path or leads to it,
+    so that /quality/mine marks "My evaluations" only, not "Quality" as well."""
+    inside = [item.href for item in nav if path == item.href or path.startswith(item.href + "/")]
+    return max(inside, key=len, default=None)
+
+
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     """``template`` rendered with what every page shows: who is signed in, their navigation,
     the session's CSRF token for forms, and a message left by the previous post."""
@@ -127,11 +143,13 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
     live: LiveSession | None = getattr(request.state, "session", None)
     actor: Actor | None = getattr(request.state, "actor", None) or (live.actor if live else None)
     flash = _read_flash(request)
+    nav = nav_for(request, actor)
     html = templates.get_template(template).render(
         request=request,
         actor=actor,
-        nav=nav_for(request, actor),
+        nav=nav,
         current=request.url.path,
+        nav_current=current_item(request.url.path, nav),
         csrf_token=live.csrf_token if live else "",
         flash=flash,
         version=__version__,
