@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from access.access_helpers import add_people, as_person, record, run_cli
 from callvault.bootstrap import Services
+from callvault.conduct.evidence import bundle_incident
 from callvault.conduct.service import IncidentService
 from callvault.conduct.store import incident_recordings, incidents
 from callvault.context import RequestContext
@@ -224,3 +225,34 @@ def test_the_commands(
     assert code == 0 and all(r["hold_released_at"] for r in closed["recordings"])
     code, listed, _ = run_cli(["incident", "list", "--all", "--as", "aud"], capsys)
     assert code == 0 and [i["ref"] for i in listed["incidents"]] == [ref]
+
+
+def test_the_incident_bundle_needs_a_grant_for_every_call_then_makes_them_all(
+    services: Services,
+    ctx: RequestContext,
+    call_wav: Path,
+    people: IncidentService,
+    tmp_path: Path,
+) -> None:
+    first, second = _calls(services, ctx, call_wav, 2)
+    sam = as_person(services, "sam")
+    ref = people.open(sam, SUMMARY, recording_ids=[first, second])["ref"]
+    out = tmp_path / "evidence"
+    out.mkdir()
+    services.grants.request(sam, first, "staff_safety", ref)
+    fields = {"recipient": "County Court", "organisation": "HMCTS",
+              "reason": "injunction application", "method": "secure_email"}  # fmt: skip
+    before = services.audit.count()
+    with pytest.raises(Refused, match=second):
+        bundle_incident(services, sam, ref, out, **fields)
+    assert list(out.iterdir()) == []  # nothing written: not even the first call's bundle
+    refusals = [e for e in services.audit.show(after=before) if e["action"] == "access.refused"]
+    assert [e["details"]["missing"] for e in refusals] == [[second]]
+    services.grants.request(sam, second, "staff_safety", ref)
+    made = bundle_incident(services, sam, ref, out, **fields)
+    assert sorted(p.name for p in out.iterdir()) == [f"{ref}-1.zip", f"{ref}-2.zip"]
+    assert {b["recording_id"] for b in made["bundles"]} == {first, second}
+    listed = people.get(sam, ref)["bundles"]
+    assert {b["id"] for b in listed} == {b["export_id"] for b in made["bundles"]}
+    with pytest.raises(BadInput):
+        bundle_incident(services, sam, ref, tmp_path / "no-such-folder", **fields)

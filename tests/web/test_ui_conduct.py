@@ -165,7 +165,7 @@ def test_from_a_spoken_flag_to_an_incident_closed_with_a_warning_letter(
     assert "Held" in said and flag["rule"] in said and f'href="/recordings/{rec_id}"' in shown
     # How to listen: a staff_safety grant quoting the incident's reference.
     assert f"quoting {ref} as the case reference" in said
-    assert "callvault evidence bundle RECORDING_ID --grant G" in said
+    assert f"callvault incident bundle {ref} --out FOLDER" in said
     assert {"Link and hold the recording", "Close the incident"} <= set(buttons(shown))
     assert desk.state() == (1, 1, 1)
     assert desk.flag_row(flag["id"]).outcome == "action_taken"

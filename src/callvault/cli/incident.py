@@ -3,13 +3,16 @@ the safety and conduct officer (or an authorised manager) whose case it is."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
 
+from callvault.access.disclosures import METHODS
 from callvault.bootstrap import build
 from callvault.cli.access import acting_as, as_option
 from callvault.cli.output import emit, json_option
+from callvault.conduct.evidence import bundle_incident
 from callvault.conduct.service import OUTCOMES, IncidentService
 
 
@@ -123,6 +126,36 @@ def list_command(all_: bool, as_user: str, as_json: bool) -> None:
         for i in found
     )
     emit(as_json, {"incidents": found}, text or "no incidents")
+
+
+@incident_group.command("bundle")
+@click.argument("ref")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path),
+              help="An existing folder; one <REF>-<n>.zip is written per recording.")  # fmt: skip
+@click.option("--recipient", required=True, help="The person it goes to.")
+@click.option("--organisation", required=True, help="Their organisation (e.g. the court).")
+@click.option("--reason", required=True, help="Why it is disclosed (e.g. injunction application).")
+@click.option("--method", type=click.Choice(METHODS), required=True, help="How it will be sent.")
+@as_option
+@json_option
+def bundle_command(
+    ref: str,
+    out_dir: Path,
+    recipient: str,
+    organisation: str,
+    reason: str,
+    method: str,
+    as_user: str,
+    as_json: bool,
+) -> None:
+    """Signed evidence bundles of every recording of the incident, each under your own
+    staff_safety grant naming its reference, each entered in the disclosure register."""
+    services = build()
+    made = bundle_incident(
+        services, acting_as(services, as_user), ref, out_dir, recipient=recipient,
+        organisation=organisation, reason=reason, method=method,
+    )  # fmt: skip
+    emit(as_json, made, lambda: "\n".join(b["path"] for b in made["bundles"]))
 
 
 COMMANDS = [incident_group]
