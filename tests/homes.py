@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import base64
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import orjson
 import pytest
+from sqlalchemy import insert
 
 from callvault.bootstrap import Services
 from callvault.capture.spool import spool_folder
 from callvault.cli.main import main
 from callvault.context import RequestContext
 from callvault.jobs.registry import WORKER_ACTOR
+from callvault.speech.store import review_flags
 
 
 def meta_for(**overrides: Any) -> dict[str, Any]:
@@ -107,3 +110,25 @@ def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, A
 def worker_context() -> RequestContext:
     """The context a job runs in (``system:worker``), for calling a task's service directly."""
     return RequestContext(actor=WORKER_ACTOR, origin="job", request_id="job-test")
+
+
+def store_conduct_flag(
+    services: Services,
+    recording_id: str,
+    *,
+    rule: str = "abuse:you-idiot",
+    start_s: float = 1.0,
+    end_s: float = 1.6,
+) -> str:
+    """An open conduct flag on ``recording_id``, stored as the speech job stores one (for a
+    test whose calls carry no spoken words to flag); its id."""
+    flag_id = uuid.uuid4().hex
+    with services.engine.begin() as conn:
+        conn.execute(
+            insert(review_flags).values(
+                id=flag_id, recording_id=recording_id, kind="conduct", rule=rule,
+                speaker="caller", start_s=start_s, end_s=end_s,
+                raised_at=datetime.now(UTC).isoformat(),
+            )
+        )  # fmt: skip
+    return flag_id

@@ -8,6 +8,7 @@ import re
 from html import unescape
 from html.parser import HTMLParser
 from itertools import pairwise
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -16,7 +17,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from callvault.bootstrap import Services
-from callvault.context import system_context
+from callvault.context import RequestContext, system_context
 from callvault.web.app import create_app
 from web_people import PASSWORD, sign_in
 
@@ -252,3 +253,24 @@ def embedded_leg(request: pytest.FixtureRequest) -> str:
     tested nothing more."""
     leg: str = request.param
     return leg
+
+
+class Desk:
+    """A page test's world: the home, everyone's signed-in browser, the operator's context
+    and a call to record; page modules subclass it with their own seeding helpers."""
+
+    def __init__(
+        self, services: Services, clients: SignedIn, ctx: RequestContext, call_wav: Path
+    ) -> None:
+        self.services, self.clients, self.ctx, self.call_wav = services, clients, ctx, call_wav
+
+    def person(self, name: str) -> RequestContext:
+        """``name`` signed in as themselves."""
+        return RequestContext(actor=self.services.access.person(name), origin="test")
+
+
+def seated(services: Services, people: dict[str, str]) -> SignedIn:
+    """Add ``people`` (username -> role) and return their browsers, signed in on demand."""
+    for name, role in people.items():
+        services.access.add_person(system_context("test"), name, role, PASSWORD)
+    return SignedIn(services)

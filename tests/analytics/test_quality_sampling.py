@@ -359,7 +359,7 @@ def test_listing_is_audited_and_filtered(world: World) -> None:
     assert {s["scorecard"] for s in mine} == {"standard"} and not any(s["purged"] for s in mine)
     entry = entries(world.services)[-1]
     assert entry["action"] == "quality.samples_listed" and entry["actor"] == "tess"
-    assert entry["details"] == {"month": None, "agent": "a1", "results": 2}
+    assert entry["details"] == {"month": None, "agent": "a1", "case_ref": None, "results": 2}
     assert sampler.samples(tess, month="2001-01") == []
     with pytest.raises(BadInput) as bad:
         sampler.samples(tess, month="last month")

@@ -14,15 +14,13 @@ the same person within the step would fail for a reason that has nothing to do w
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
 import orjson
 from playwright.sync_api import Browser, BrowserContext, Page, StorageState
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from access.access_helpers import record
 from analytics.quality_helpers import sampled_case_ref
@@ -36,12 +34,10 @@ from callvault.bootstrap import Services
 from callvault.capture.ingest import AudioInput
 from callvault.conduct.service import IncidentService
 from callvault.context import RequestContext, system_context
-from callvault.db import transaction
 from callvault.maintenance.service import init_home
 from callvault.rights.service import RightsService
-from callvault.speech.store import review_flags
 from callvault.training.service import TrainingService
-from homes import worker_context
+from homes import store_conduct_flag, worker_context
 from speech_corpus import short_clip
 from web_people import PASSWORD, current_code
 
@@ -150,11 +146,7 @@ def seed(home: Path, work: Path) -> World:
 def _conduct(services: Services, plain: list[str]) -> str:
     """A conduct flag in the queue, as the speech job stores one (a plain call has no words
     to flag), and an incident on another call; returns the incident's reference."""
-    with transaction(services.engine) as conn:
-        conn.execute(insert(review_flags).values(
-            id=uuid.uuid4().hex, recording_id=plain[2], kind="conduct", rule="abuse:you-idiot",
-            speaker="caller", start_s=1.0, end_s=1.6, raised_at=datetime.now(UTC).isoformat(),
-        ))  # fmt: skip
+    store_conduct_flag(services, plain[2])
     sol = RequestContext(actor=services.access.person("sol"), origin="cli")
     opened = IncidentService.for_services(services).open(
         sol, "Repeated abuse towards advisors", recording_ids=[plain[1]]

@@ -278,7 +278,8 @@ def test_staff_notice(example: Policy) -> None:
     assert [row[0] for row in who.rows] == [role.name for role in listeners]
     managers = next(row for row in who.rows if row[0] == "Complaints officer")
     assert managers[2] == "Complaint investigation; Ombudsman investigation"
-    assert "These roles never hear recordings: Advisor, Auditor, Administrator." in seen
+    never = "Advisor, Auditor, Administrator, Business intelligence analyst"
+    assert f"These roles never hear recordings: {never}." in seen
     assert "caller stays anonymous, and only if you, the member of staff on the call, agree" in seen
     assert "Investigatory Powers Act 2016 s.46" in seen and "SI 2018/356" in seen
     assert "Lawful Business Practice Regulations 2000" in seen

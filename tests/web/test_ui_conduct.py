@@ -7,40 +7,37 @@ with a mistake comes back naming the field, with what was typed, and changes not
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from speech_helpers import ingest_clip, needs_corpus_tools
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 
 from access.access_helpers import record
-from callvault.audit.service import utc_now_iso
 from callvault.bootstrap import Services
 from callvault.conduct.service import IncidentService
 from callvault.conduct.store import incidents
-from callvault.context import RequestContext, system_context
+from callvault.context import RequestContext
 from callvault.retention.store import holds
 from callvault.speech.flags import FlagQuery
 from callvault.speech.store import review_flags
 from callvault.web.pages.when import when_text
-from homes import worker_context
+from homes import store_conduct_flag, worker_context
 from speech_corpus import short_clip
 from web_pages import (
-    SignedIn,
+    Desk,
     buttons,
     checked_page,
     embedded_leg,  # noqa: F401
     follow,
     headings,
     post_form,
+    seated,
     tag_of,
     text_of,
 )
-from web_people import PASSWORD
 
 PEOPLE = {
     "sam": "safety_officer",
@@ -52,16 +49,7 @@ PEOPLE = {
 SUMMARY = "Caller threatened the advisor about a parking fine; second call this month."
 
 
-@dataclass
-class Desk:
-    services: Services
-    clients: SignedIn
-    ctx: RequestContext
-    call_wav: Path
-
-    def person(self, name: str) -> RequestContext:
-        return RequestContext(actor=self.services.access.person(name), origin="test")
-
+class ConductDesk(Desk):
     def call(self, call_id: str) -> str:
         return record(self.services, self.ctx, self.call_wav, call_id)
 
@@ -74,16 +62,8 @@ class Desk:
 
     def flag(self, recording_id: str) -> str:
         """A conduct flag on the recording, stored as the speech job stores one."""
-        flag_id = uuid.uuid4().hex
-        with self.services.engine.begin() as conn:
-            conn.execute(
-                insert(review_flags).values(
-                    id=flag_id, recording_id=recording_id, kind="conduct",
-                    rule="threat:kill-you", speaker="caller", start_s=41.2, end_s=42.9,
-                    raised_at=utc_now_iso(),
-                )
-            )  # fmt: skip
-        return flag_id
+        return store_conduct_flag(self.services, recording_id, rule="threat:kill-you",
+                                  start_s=41.2, end_s=42.9)  # fmt: skip
 
     def flag_row(self, flag_id: str) -> Any:
         with self.services.engine.connect() as conn:
@@ -107,11 +87,9 @@ class Desk:
 
 
 @pytest.fixture
-def desk(services: Services, ctx: RequestContext, call_wav: Path) -> Iterator[Desk]:
-    for name, role in PEOPLE.items():
-        services.access.add_person(system_context("test"), name, role, PASSWORD)
-    clients = SignedIn(services)
-    yield Desk(services, clients, ctx, call_wav)
+def desk(services: Services, ctx: RequestContext, call_wav: Path) -> Iterator[ConductDesk]:
+    clients = seated(services, PEOPLE)
+    yield ConductDesk(services, clients, ctx, call_wav)
     clients.close()
 
 
@@ -123,7 +101,7 @@ def _posts(html: str) -> list[str]:
 # -- the whole flow, from a spoken abusive call -----------------------------------------------
 @needs_corpus_tools
 def test_from_a_spoken_flag_to_an_incident_closed_with_a_warning_letter(
-    desk: Desk, tmp_path: Path
+    desk: ConductDesk, tmp_path: Path
 ) -> None:
     services, sam = desk.services, desk.clients["sam"]
     rec_id = ingest_clip(services, short_clip(tmp_path, "ABUSE"))
@@ -189,7 +167,7 @@ def test_from_a_spoken_flag_to_an_incident_closed_with_a_warning_letter(
 
 
 # -- who sees what ----------------------------------------------------------------------------
-def test_the_auditor_reads_incidents_without_the_queue_or_any_form(desk: Desk) -> None:
+def test_the_auditor_reads_incidents_without_the_queue_or_any_form(desk: ConductDesk) -> None:
     call = desk.call("conduct-aud")
     desk.flag(call)
     ref = desk.incident(call)
@@ -208,7 +186,7 @@ def test_the_auditor_reads_incidents_without_the_queue_or_any_form(desk: Desk) -
     assert "quoting" not in text_of(shown.text)  # the purpose is not theirs
 
 
-def test_the_dpo_closes_a_flag_as_misheard_but_opens_no_incident(desk: Desk) -> None:
+def test_the_dpo_closes_a_flag_as_misheard_but_opens_no_incident(desk: ConductDesk) -> None:
     call = desk.call("conduct-dpo")
     flag_id = desk.flag(call)
     client = desk.clients["dana"]
@@ -237,7 +215,7 @@ def test_the_dpo_closes_a_flag_as_misheard_but_opens_no_incident(desk: Desk) -> 
 
 
 @pytest.mark.parametrize("who", ["adam", "bea"])
-def test_an_advisor_and_business_intelligence_are_refused(desk: Desk, who: str) -> None:
+def test_an_advisor_and_business_intelligence_are_refused(desk: ConductDesk, who: str) -> None:
     ref = desk.incident(desk.call(f"conduct-{who}"))
     client = desk.clients[who]
     for path in ("/conduct", f"/conduct/incidents/{ref}"):
@@ -247,7 +225,7 @@ def test_an_advisor_and_business_intelligence_are_refused(desk: Desk, who: str) 
 
 
 # -- the forms --------------------------------------------------------------------------------
-def test_a_post_without_the_csrf_token_is_refused(desk: Desk) -> None:
+def test_a_post_without_the_csrf_token_is_refused(desk: ConductDesk) -> None:
     ref = desk.incident(desk.call("conduct-csrf"))
     client = desk.clients["sam"]
     client.headers.pop("X-CSRF-Token", None)
@@ -257,7 +235,9 @@ def test_a_post_without_the_csrf_token_is_refused(desk: Desk) -> None:
     assert desk.closed_at(ref) is None and desk.state() == (1, 1, 1)
 
 
-def test_closing_with_a_bad_outcome_or_no_note_comes_back_and_changes_nothing(desk: Desk) -> None:
+def test_closing_with_a_bad_outcome_or_no_note_comes_back_and_changes_nothing(
+    desk: ConductDesk,
+) -> None:
     ref = desk.incident(desk.call("conduct-close"))
     client, page = desk.clients["sam"], f"/conduct/incidents/{ref}"
     shown = client.get(page).text
@@ -287,7 +267,7 @@ def test_closing_with_a_bad_outcome_or_no_note_comes_back_and_changes_nothing(de
     assert again.status_code == 409
 
 
-def test_linking_another_recording_holds_it_and_a_bad_id_names_the_field(desk: Desk) -> None:
+def test_linking_another_recording_holds_it_and_a_bad_id_names_the_field(desk: ConductDesk) -> None:
     ref = desk.incident(desk.call("conduct-link-1"))
     other = desk.call("conduct-link-2")
     client, page = desk.clients["sam"], f"/conduct/incidents/{ref}"

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,11 +30,11 @@ from callvault.analytics.store import (
     quality_evaluations,
 )
 from callvault.bootstrap import Services
-from callvault.context import RequestContext, system_context
+from callvault.context import RequestContext
 from callvault.policy.service import PolicyService
 from callvault.web.pages.quality_view import month_name
 from web_pages import (
-    SignedIn,
+    Desk,
     buttons,
     checked_page,
     embedded_leg,  # noqa: F401
@@ -43,10 +42,10 @@ from web_pages import (
     form_token,
     headings,
     post_form,
+    seated,
     tag_of,
     text_of,
 )
-from web_people import PASSWORD
 
 PEOPLE = {
     "tess": "team_leader",
@@ -66,16 +65,7 @@ RESPONSE = "The caller gave a different date the first time, so I checked again.
 REASON = "the first draw missed calls from the Parking overflow queue"
 
 
-@dataclass
-class Desk:
-    services: Services
-    clients: SignedIn
-    ctx: RequestContext
-    call_wav: Path
-
-    def person(self, name: str) -> RequestContext:
-        return RequestContext(actor=self.services.access.person(name), origin="test")
-
+class QualityDesk(Desk):
     def call(self, call_id: str, agent: str = "adam", **meta: Any) -> str:
         return record(self.services, self.ctx, self.call_wav, call_id, agent=agent, **meta)
 
@@ -91,16 +81,14 @@ class Desk:
 
 
 @pytest.fixture
-def desk(services: Services, ctx: RequestContext, call_wav: Path) -> Iterator[Desk]:
-    for name, role in PEOPLE.items():
-        services.access.add_person(system_context("test"), name, role, PASSWORD)
-    clients = SignedIn(services)
-    yield Desk(services, clients, ctx, call_wav)
+def desk(services: Services, ctx: RequestContext, call_wav: Path) -> Iterator[QualityDesk]:
+    clients = seated(services, PEOPLE)
+    yield QualityDesk(services, clients, ctx, call_wav)
     clients.close()
 
 
 @pytest.fixture
-def sampled(desk: Desk) -> tuple[str, str]:
+def sampled(desk: QualityDesk) -> tuple[str, str]:
     """A call adam took this month, drawn: (its case reference, its recording id)."""
     recording_id = desk.call("quality-ui-1")
     return sampled_case_ref(desk.services, recording_id), recording_id
@@ -133,7 +121,7 @@ def _post_list(client: TestClient, page: str, action: str, **fields: Any) -> htt
 
 # -- the whole flow: sample, refusal, evaluation, response -------------------------------------
 def test_a_team_leader_evaluates_a_sampled_call_and_the_advisor_responds(
-    desk: Desk, sampled: tuple[str, str]
+    desk: QualityDesk, sampled: tuple[str, str]
 ) -> None:
     case, recording_id = sampled
     services, tess = desk.services, desk.clients["tess"]
@@ -260,7 +248,7 @@ def _this_month() -> str:
 
 # -- who sees what ----------------------------------------------------------------------------
 def test_the_auditor_reads_samples_and_evaluations_without_any_form(
-    desk: Desk, sampled: tuple[str, str]
+    desk: QualityDesk, sampled: tuple[str, str]
 ) -> None:
     case, recording_id = sampled
     desk.listen("tess", case, recording_id)
@@ -284,7 +272,7 @@ def test_the_auditor_reads_samples_and_evaluations_without_any_form(
 
 
 def test_business_intelligence_gets_none_of_the_quality_pages(
-    desk: Desk, sampled: tuple[str, str]
+    desk: QualityDesk, sampled: tuple[str, str]
 ) -> None:
     case, _ = sampled
     bea = desk.clients["bea"]
@@ -298,7 +286,7 @@ def test_business_intelligence_gets_none_of_the_quality_pages(
     assert "/quality" not in _nav(bea.get("/").text)
 
 
-def test_a_post_without_the_csrf_token_is_refused(desk: Desk) -> None:
+def test_a_post_without_the_csrf_token_is_refused(desk: QualityDesk) -> None:
     mina = desk.clients["mina"]
     mina.headers.pop("X-CSRF-Token", None)
     month = month_text(*previous_month(datetime.now(UTC)))
@@ -309,7 +297,7 @@ def test_a_post_without_the_csrf_token_is_refused(desk: Desk) -> None:
 
 # -- drawing and verifying --------------------------------------------------------------------
 def test_the_manager_draws_last_month_once_and_again_only_with_a_reason(
-    desk: Desk, monkeypatch: pytest.MonkeyPatch
+    desk: QualityDesk, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Sampling that takes every call, however short (test calls last three seconds).
     policy = PolicyService(every_call(desk.services.policy.policy))
@@ -374,7 +362,7 @@ def test_the_manager_draws_last_month_once_and_again_only_with_a_reason(
 
 # -- calibration ------------------------------------------------------------------------------
 def test_a_calibration_session_is_blind_until_both_have_scored(
-    desk: Desk, sampled: tuple[str, str]
+    desk: QualityDesk, sampled: tuple[str, str]
 ) -> None:
     case, recording_id = sampled
     path = f"/quality/samples/{case}"

@@ -11,7 +11,6 @@ above all.
 from __future__ import annotations
 
 import itertools
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -21,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from access.access_helpers import record
 from analytics.quality_helpers import sampled_case_ref
@@ -32,14 +31,12 @@ from callvault.analytics.store import quality_draws
 from callvault.bootstrap import Services
 from callvault.conduct.service import IncidentService
 from callvault.context import RequestContext, system_context
-from callvault.db import transaction
 from callvault.rights.review import ReviewService
 from callvault.rights.service import RightsService
-from callvault.speech.store import review_flags
 from callvault.training.service import TrainingService
 from callvault.web.app import create_app
 from callvault.web.security import ACTION_KEY, api_routes
-from homes import worker_context
+from homes import store_conduct_flag, worker_context
 from web_people import PASSWORD, sign_in
 
 ALLOW, DENY, OTHER = "allow", "deny", "other"
@@ -247,14 +244,8 @@ FULL_SCORES: dict[str, int] = {"greeting": 2, "identity": 3, "understanding": 3,
 
 
 def _fresh_flag(world: World) -> str:
-    """A new open conduct flag on the parking call, stored as the speech job stores one."""
-    flag_id = uuid.uuid4().hex
-    with transaction(world.services.engine) as conn:
-        conn.execute(insert(review_flags).values(
-            id=flag_id, recording_id=world.recording, kind="conduct", rule="abuse:you-idiot",
-            speaker="caller", start_s=0.5, end_s=1.0, raised_at=datetime.now(UTC).isoformat(),
-        ))  # fmt: skip
-    return flag_id
+    """A new open conduct flag on the parking call."""
+    return store_conduct_flag(world.services, world.recording, start_s=0.5, end_s=1.0)
 
 
 def _fresh_incident(world: World) -> str:
