@@ -44,6 +44,7 @@ bench: install
 	$(BIN)/python bench/bench_vault.py
 	$(BIN)/python bench/bench_playback.py
 	$(BIN)/python bench/bench_search_load.py
+	$(BIN)/python bench/bench_demand.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

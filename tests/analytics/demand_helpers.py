@@ -17,8 +17,10 @@ from callvault.analytics.store import demand_calls
 from callvault.bootstrap import Services
 from callvault.capture.ingest import AudioInput
 from callvault.catalog.fulltext import Segment, index_segments
+from callvault.catalog.service import Catalog
 from callvault.context import Actor, RequestContext
 from callvault.db import transaction
+from callvault.speech.renditions import TRANSCRIPT_REDACTED, blob_name
 from homes import meta_for, worker_context
 
 UK = ZoneInfo("Europe/London")
@@ -66,13 +68,16 @@ def ingest_call(services: Services, ctx: RequestContext, folder: Path, call: Cal
 
 def transcribe(services: Services, recording_id: str, said: tuple[str, ...]) -> None:
     """Index a redacted transcript, one segment per entry, through the full-text index
-    function the speech job commits with (the speakers take turns)."""
+    function the speech job commits with (the speakers take turns), and record its redacted
+    transcript rendition, which the speech job commits in the same transaction."""
     segments = [
         Segment("caller" if n % 2 == 0 else "agent", float(n), float(n + 1), text)
         for n, text in enumerate(said)
     ]
     with transaction(services.engine) as conn:
         index_segments(conn, recording_id, segments)
+        name = blob_name(recording_id, TRANSCRIPT_REDACTED)
+        Catalog(services.engine).add_rendition(conn, recording_id, TRANSCRIPT_REDACTED, name)
 
 
 def index(services: Services) -> IndexCounts:

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, Row, bindparam, exists, select, update
+from sqlalchemy import Connection, Engine, Row, and_, bindparam, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from callvault.access.actions import require
@@ -177,38 +177,39 @@ class DemandIndexer:
 
     # -- rows whose call was transcribed since ----------------------------------------------
     def _complete_transcribed(self, counts: IndexCounts) -> None:
-        d, r = demand_calls.c, recordings.c
+        # Only facts whose call now has its redacted transcript (the speech job writes it with
+        # the indexed segments, in one transaction; a purge deletes it): calls never
+        # transcribed are not walked again on every run.
+        d, rd = demand_calls.c, renditions.c
         after = ""
         while True:
             with self._engine.connect() as conn:
-                waiting = list(
+                done = list(
                     conn.execute(
                         select(d.recording_id)
-                        .join(recordings, r.id == d.recording_id)
-                        .where(d.transcribed.is_(False), r.purged_at.is_(None),
-                               d.recording_id > after)
+                        .join(renditions, and_(rd.recording_id == d.recording_id,
+                                               rd.kind == TRANSCRIPT_REDACTED))
+                        .where(d.transcribed.is_(False), d.recording_id > after)
                         .order_by(d.recording_id)
                         .limit(self._batch)
                     ).scalars()
                 )  # fmt: skip
-                if not waiting:
+                if not done:
                     return
-                texts = segment_texts(conn, waiting)
-                done = sorted(_with_redacted_transcript(conn, waiting) | set(texts))
-            if done:
-                with transaction(self._engine) as conn:
-                    conn.execute(
-                        update(demand_calls)
-                        .where(d.recording_id == bindparam("rid"))
-                        .values(transcribed=True, topics=bindparam("found")),
-                        [
-                            {"rid": rid,
-                             "found": ",".join(self._matcher.topics_of(texts.get(rid, [])))}
-                            for rid in done
-                        ],
-                    )  # fmt: skip
+                texts = segment_texts(conn, done)
+            with transaction(self._engine) as conn:
+                conn.execute(
+                    update(demand_calls)
+                    .where(d.recording_id == bindparam("rid"))
+                    .values(transcribed=True, topics=bindparam("found")),
+                    [
+                        {"rid": rid,
+                         "found": ",".join(self._matcher.topics_of(texts.get(rid, [])))}
+                        for rid in done
+                    ],
+                )  # fmt: skip
             counts.transcribed += len(done)
-            after = waiting[-1]
+            after = done[-1]
 
 
 def is_bank_holiday(day: date) -> bool:

@@ -37,7 +37,7 @@ demand_calls = Table(
     Column("transcribed", Boolean, nullable=False),
     Column("indexed_at", String(32), nullable=False),
     Index("ix_demand_calls_started", "started_at"),
-    Index("ix_demand_calls_transcribed", "transcribed"),
+    Index("ix_demand_calls_transcribed", "transcribed", "recording_id"),
 )
 
 # The key of the caller hash, wrapped by the key-encryption key (id "caller").

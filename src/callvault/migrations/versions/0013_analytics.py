@@ -48,7 +48,7 @@ def upgrade() -> None:
         sa.Column("indexed_at", _TS, nullable=False),
     )
     op.create_index("ix_demand_calls_started", "demand_calls", ["started_at"])
-    op.create_index("ix_demand_calls_transcribed", "demand_calls", ["transcribed"])
+    op.create_index("ix_demand_calls_transcribed", "demand_calls", ["transcribed", "recording_id"])
     op.create_table(
         "analytics_keys",
         sa.Column("id", sa.String(32), primary_key=True),
