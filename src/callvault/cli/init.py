@@ -54,7 +54,9 @@ def init_command(demo: bool, policy_file: Path | None, as_json: bool) -> None:
         result.demo["accounts_file"] = str(accounts)
         demo_lines = (
             f"\ndemo: {result.demo['recorded']} sample calls recorded, "
-            f"{result.demo['not_recorded']} to staff extensions declined"
+            f"{result.demo['not_recorded']} to staff extensions declined; "
+            f"{result.demo['history_recorded']} short calls of the last four weeks for the "
+            f"demand figures; last month's quality sample: {result.demo['quality_sampled']} calls"
             f"\ndemo people ({', '.join(p.username for p in people)}), password "
             f"{demo_password}; their second factors are in {accounts}"
         )
