@@ -13,14 +13,13 @@ or the incident in view, so the page is read (and its reading audited) again.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
 from callvault.conduct.service import (
@@ -32,17 +31,20 @@ from callvault.conduct.service import (
     IncidentService,
 )
 from callvault.context import RequestContext
-from callvault.errors import BadInput, Conflict, NotFound
+from callvault.errors import BadInput, CallvaultError, Conflict, NotFound
 from callvault.speech.flags import READ as FLAGS_READ
 from callvault.speech.flags import REVIEW as FLAGS_REVIEW
 from callvault.speech.flags import FlagQuery
+from callvault.web.pages.forms import Act, Entered, act_on_form
 from callvault.web.pages.names import distinct_names, short_id
-from callvault.web.pages.render import form_text, page, redirect, render
+from callvault.web.pages.render import page, render
 from callvault.web.pages.rights_pages import Problem
 from callvault.web.pages.when import duration_text, when_text
 from callvault.web.security import request_context, services_of
 
 router = APIRouter()
+# Shows a page again with the mistake marked: (what was typed, the problem, the status).
+Shown = Callable[[dict[str, Entered], Problem, int], HTMLResponse]
 
 # Closing a flag without an incident; "action_taken" is what opening an incident records.
 DISMISSALS = {"no_action": "No action", "misheard": "Misheard"}
@@ -187,7 +189,7 @@ def _conduct_page(
     request: Request,
     *,
     every: bool = False,
-    entered: dict[str, dict[str, str]] | None = None,
+    entered: dict[str, Entered] | None = None,
     problem: Problem | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
@@ -215,41 +217,23 @@ def _conduct_page(
     )
 
 
-Act = Callable[[RequestContext, dict[str, str]], tuple[str, str]]
-Again = Callable[[dict[str, dict[str, str]], Problem, int], HTMLResponse]
+async def _act(request: Request, form_name: str, form_id: str, act: Act, again: Shown) -> Response:
+    """Post the form (``forms.act_on_form``); a mistake in one of its fields brings the page
+    back with it marked. Any other error (the flag or incident, or who may act) is the error
+    page."""
 
-
-async def _act(request: Request, form_name: str, form_id: str, act: Act, again: Again) -> Response:
-    """Run ``act`` with the form's fields and follow the (path, message) it returns; on a
-    mistake in one of the form's fields, ``again`` shows the page with it marked. Any other
-    error (the flag or incident, or who may act) is the error page."""
-    form = await request.form()
-    ctx = request_context(request)
-    try:
-        fields = {
-            name: form_text(form, name, limit, required=False)
-            for name, limit in FORMS[form_name].items()
-        }
-        to, message = await run_in_threadpool(act, ctx, fields)
-    except (BadInput, Conflict, NotFound) as error:
+    def marked(entered: dict[str, Entered], error: CallvaultError) -> HTMLResponse:
         if error.field not in FORMS[form_name]:
-            raise
-        problem = Problem(error.message, f"{form_id}-{error.field}")
-        entered = {form_id: _as_entered(form, form_name)}
-        return await run_in_threadpool(again, entered, problem, error.http_status)
-    return redirect(request, to, message)
+            raise error
+        return again(entered, Problem(error.message, f"{form_id}-{error.field}"),
+                     error.http_status)  # fmt: skip
+
+    return await act_on_form(request, form_id, FORMS[form_name], act, marked,
+                             shown=(BadInput, Conflict, NotFound))  # fmt: skip
 
 
-def _as_entered(form: Mapping[str, Any], form_name: str) -> dict[str, str]:
-    """What was posted, cut to the form's bounds, to show again after an error."""
-    return {
-        name: value[:limit] if isinstance(value := form.get(name), str) else ""
-        for name, limit in FORMS[form_name].items()
-    }
-
-
-def _queue_again(request: Request) -> Again:
-    def again(entered: dict[str, dict[str, str]], problem: Problem, status: int) -> HTMLResponse:
+def _queue_again(request: Request) -> Shown:
+    def again(entered: dict[str, Entered], problem: Problem, status: int) -> HTMLResponse:
         return _conduct_page(request, entered=entered, problem=problem, status_code=status)
 
     return again
@@ -297,7 +281,7 @@ def incident_page(request: Request, ref: str = REF_PATH) -> HTMLResponse:
 def _incident_page(
     request: Request,
     ref: str,
-    entered: dict[str, dict[str, str]] | None = None,
+    entered: dict[str, Entered] | None = None,
     problem: Problem | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
@@ -361,8 +345,8 @@ def _grant_row(grant: dict[str, Any]) -> dict[str, str]:
     return {"id": short_id(grant["id"]), "requester": grant["requester"], "status": status}
 
 
-def _incident_again(request: Request, ref: str) -> Again:
-    def again(entered: dict[str, dict[str, str]], problem: Problem, status: int) -> HTMLResponse:
+def _incident_again(request: Request, ref: str) -> Shown:
+    def again(entered: dict[str, Entered], problem: Problem, status: int) -> HTMLResponse:
         return _incident_page(request, ref, entered, problem, status)
 
     return again

@@ -25,17 +25,15 @@ from callvault.analytics.sampling import DRAW, MIN_REASON, READ
 from callvault.analytics.sampling_rule import month_text, previous_month
 from callvault.context import RequestContext
 from callvault.errors import BadInput, CallvaultError, Conflict
+from callvault.web.pages.forms import Entered, act_on_form, problem_of
 from callvault.web.pages.quality_view import (
     MAX_TEXT,
-    Entered,
-    act_on_form,
     evaluations,
     line_names,
     listening,
     may,
     month_name,
     open_sessions,
-    problem_of,
     sample_path,
     samplers,
     scorecard,

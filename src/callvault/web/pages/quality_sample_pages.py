@@ -19,17 +19,15 @@ from callvault.analytics.evaluations import CALIBRATE, EVALUATE, READ
 from callvault.context import Actor, RequestContext
 from callvault.errors import BadInput, CallvaultError, Conflict, NotFound, Refused
 from callvault.policy.analytics_model import Scorecard
+from callvault.web.pages.forms import Entered, act_on_form, problem_of
 from callvault.web.pages.quality_view import (
     MAX_TEXT,
-    Entered,
-    act_on_form,
     calibration_path,
     evaluations,
     line_names,
     listening,
     may,
     open_sessions,
-    problem_of,
     sample_path,
     samplers,
     scorecard,
