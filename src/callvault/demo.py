@@ -15,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import av
 import numpy as np
@@ -25,9 +24,9 @@ from callvault.access.signin import SignInService
 from callvault.bootstrap import Services
 from callvault.capture.ingest import AudioInput
 from callvault.context import RequestContext
+from callvault.uktime import UK
 
 RATE = 8000
-UK = ZoneInfo("Europe/London")  # the council's clocks: the history's calls keep office hours
 
 # (call id, dialled, caller, agent, minutes ago, seconds long): covered lines and two calls
 # to staff extensions, which the policy declines.

@@ -8,8 +8,8 @@ from datetime import UTC, date, datetime
 import pytest
 
 from callvault.errors import BadInput
+from callvault.uktime import UK
 from callvault.web.pages.when import (
-    UK,
     day_start,
     day_text,
     duration_text,

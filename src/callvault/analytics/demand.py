@@ -28,7 +28,6 @@ from sqlalchemy import Connection, Engine, case, exists, func, select
 
 from callvault.access.actions import Permissions
 from callvault.access.bulk_access import refuse
-from callvault.analytics.demand_index import UK
 from callvault.analytics.store import demand_calls
 from callvault.audit.service import AuditLog
 from callvault.catalog.store import recordings
@@ -36,6 +35,7 @@ from callvault.context import RequestContext
 from callvault.db import transaction
 from callvault.errors import BadInput
 from callvault.policy.model import Policy
+from callvault.uktime import UK
 
 DEMAND = "demand:read"
 DEFAULT_DAYS = 28

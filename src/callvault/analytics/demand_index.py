@@ -25,10 +25,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, Row, and_, bindparam, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -45,15 +44,15 @@ from callvault.context import RequestContext
 from callvault.db import transaction
 from callvault.policy.decide import INBOUND
 from callvault.policy.model import Policy
-from callvault.rights.bank_holidays import england_and_wales
+from callvault.rights.bank_holidays import is_bank_holiday
 from callvault.speech.renditions import TRANSCRIPT_REDACTED
+from callvault.uktime import UK
 from callvault.vault.interfaces import KeyWrapper
 
 if TYPE_CHECKING:
     from callvault.bootstrap import Services
 
 INDEX = "demand:index"
-UK = ZoneInfo("Europe/London")
 # Recordings read and written per transaction: memory stays flat however many are waiting.
 BATCH = 500
 
@@ -212,15 +211,6 @@ class DemandIndexer:
             after = done[-1]
 
 
-def is_bank_holiday(day: date) -> bool:
-    """Whether ``day`` is a bank holiday in England and Wales (False outside the years the
-    calendar covers, 1995 to 2100: no call was recorded before, and none is yet after)."""
-    try:
-        return day in england_and_wales(day.year)
-    except ValueError:
-        return False
-
-
 def _unindexed_after(after: str) -> Any:
     """Ids of recordings without a fact row, after ``after``, in order."""
     r = recordings.c
@@ -269,4 +259,4 @@ def _insert_new(conn: Connection, facts: list[dict[str, Any]]) -> None:
     )
 
 
-__all__ = ["BATCH", "INDEX", "UK", "DemandIndexer", "IndexCounts", "is_bank_holiday"]
+__all__ = ["BATCH", "INDEX", "DemandIndexer", "IndexCounts"]

@@ -23,12 +23,11 @@ import re
 import secrets
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
 from callvault.errors import BadInput
+from callvault.uktime import UK
 
 # Months are UK calendar months: what a manager means by "March" is March on the office clock.
-UK = ZoneInfo("Europe/London")
 _MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
 # Agent values that name nobody: a purged call's tombstone (""), and the recorder's placeholder
 # when SIPREC metadata identified no advisor ("unknown"): sampling them judges no one.

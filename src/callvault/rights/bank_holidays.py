@@ -111,6 +111,15 @@ def england_and_wales(year: int) -> frozenset[date]:
     return frozenset(days)
 
 
+def is_bank_holiday(day: date) -> bool:
+    """Whether ``day`` is a bank holiday in England and Wales (False outside the years the
+    calendar covers: no call was recorded before them, and none is yet after)."""
+    try:
+        return day in england_and_wales(day.year)
+    except ValueError:
+        return False
+
+
 @dataclass(frozen=True, slots=True)
 class HolidayCalendar:
     """Working days: Monday to Friday, less the bank holidays and the council's ``extra`` days.

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, select
 
@@ -24,11 +23,11 @@ from callvault.errors import Conflict, NotFound
 from callvault.rights.bank_holidays import HolidayCalendar
 from callvault.rights.model import RightsRequest, load_request, request_row
 from callvault.rights.store import rights_items
+from callvault.uktime import UK
 
 MANAGE = "rights:manage"
 READ = "rights:read"
 ACCESS_PURPOSE = "subject_access"
-UK = ZoneInfo("Europe/London")
 # Audit actions of the package: committed before any audio is written, and once the file is
 # in place (a package whose writing failed has the first and not the second).
 PACKAGED = "rights.packaged"

@@ -56,7 +56,6 @@ from callvault.rights.items import (
     PACKAGE_WRITTEN,
     PACKAGED,
     READ,
-    UK,
     NumberedItem,
     access_request,
     case_context,
@@ -81,6 +80,7 @@ from callvault.rights.store import rights_mutes
 from callvault.speech.renditions import TRANSCRIPT
 from callvault.speech.service import SpeechService
 from callvault.speech.store import redactions
+from callvault.uktime import UK
 from callvault.vault.service import Vault
 
 if TYPE_CHECKING:

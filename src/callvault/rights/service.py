@@ -39,7 +39,6 @@ from callvault.rights.items import (
     ACCESS_PURPOSE,
     MANAGE,
     READ,
-    UK,
     case_context,
     find_request,
     load_by_ref,
@@ -59,6 +58,7 @@ from callvault.rights.terms import (
     parse_ref,
     parse_text,
 )
+from callvault.uktime import UK
 
 if TYPE_CHECKING:
     from callvault.bootstrap import Services

@@ -35,8 +35,9 @@ from callvault.db import transaction
 from callvault.errors import CallvaultError, NotFound
 from callvault.policy.model import Policy, Purpose
 from callvault.retention.holding import HoldRef, holds_covering
+from callvault.uktime import UK
 from callvault.web.pages.render import form_text, page, redirect, render
-from callvault.web.pages.when import UK, day_text, duration_text, when_text
+from callvault.web.pages.when import day_text, duration_text, when_text
 from callvault.web.security import request_context, services_of
 
 router = APIRouter()

@@ -16,11 +16,10 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from callvault.errors import BadInput
+from callvault.uktime import UK
 
-UK = ZoneInfo("Europe/London")
 # The years a date typed into a form may have: outside them no call was recorded, and the
 # day after the last still turns into a UTC time without overflowing.
 FIRST_YEAR, LAST_YEAR = 1900, 9998

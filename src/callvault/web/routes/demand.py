@@ -13,7 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from callvault.analytics.demand import DEMAND, DemandWindow, demand_csv, demand_report_as
-from callvault.analytics.demand_index import UK
+from callvault.uktime import UK
 from callvault.web.security import declares, request_context, services_of
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
