@@ -57,7 +57,8 @@ def test_opening_holds_each_recording_under_the_incidents_reference(
     # The reference fits the staff_safety purpose, so a grant can name it.
     grant = services.grants.request(sam, first, "staff_safety", ref)
     assert grant.status == "approved"
-    assert [g["id"] for g in people.get(sam, ref)["grants"]] == [grant.id]
+    [listed] = people.get(sam, ref)["grants"]
+    assert (listed["id"], listed["recording_ids"]) == (grant.id, [first])
     # The trail names the incident by reference; its summary (which may describe the caller)
     # is kept only with the incident.
     trail = services.audit.show(limit=10_000)
@@ -161,6 +162,7 @@ def test_evidence_bundles_under_the_reference_are_listed(
     [listed] = people.get(sam, ref)["bundles"]
     assert listed["id"] == bundle["export_id"] and listed["file_sha256"] == bundle["sha256"]
     assert listed["grant_id"] == grant.id and listed["completed_at"] is not None
+    assert listed["recording_ids"] == [call]
 
 
 @pytest.mark.parametrize("name", ["adam", "tess", "cora", "root"])

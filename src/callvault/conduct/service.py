@@ -32,7 +32,7 @@ from sqlalchemy import Connection, Engine, func, insert, select, update
 from callvault.access.actions import Permissions
 from callvault.access.grants import check_id
 from callvault.access.refusals import require_permission
-from callvault.access.register import exports
+from callvault.access.register import export_recordings, exports
 from callvault.access.store import grant_recordings, grants
 from callvault.audit.service import AuditLog
 from callvault.catalog.store import recordings
@@ -366,26 +366,25 @@ def _grants(conn: Connection, ref: str) -> list[dict[str, Any]]:
         .order_by(grants.c.requested_at)
     )
     found = [plain(r) for r in conn.execute(statement)]
-    covered = _recordings_of(conn, [g["id"] for g in found])
+    covered = _recordings_of(conn, grant_recordings.c.grant_id, [g["id"] for g in found])
     return [{**g, "recording_ids": covered.get(g["id"], [])} for g in found]
 
 
-def _recordings_of(conn: Connection, grant_ids: list[str]) -> dict[str, list[str]]:
+def _recordings_of(conn: Connection, key: Any, ids: list[str]) -> dict[str, list[str]]:
+    """id -> recording ids, from a link table (``key`` is its id column, the table's other
+    column ``recording_id``)."""
     covered: dict[str, list[str]] = {}
-    if grant_ids:
-        rows = conn.execute(
-            select(grant_recordings.c.grant_id, grant_recordings.c.recording_id)
-            .where(grant_recordings.c.grant_id.in_(grant_ids))
-            .order_by(grant_recordings.c.recording_id)
-        )
-        for grant_id, recording_id in rows:
-            covered.setdefault(grant_id, []).append(recording_id)
+    if ids:
+        recording = key.table.c.recording_id
+        rows = conn.execute(select(key, recording).where(key.in_(ids)).order_by(recording))
+        for owner, recording_id in rows:
+            covered.setdefault(owner, []).append(recording_id)
     return covered
 
 
 def _bundles(conn: Connection, ref: str) -> list[dict[str, Any]]:
-    """Evidence bundles (exports) made under the reference, each with its grant's recordings
-    (a staff_safety grant for an incident names the one call a bundle is made from)."""
+    """Evidence bundles (exports) made under the reference, each with the recordings it
+    holds."""
     statement = (
         select(
             exports.c.id,
@@ -399,8 +398,8 @@ def _bundles(conn: Connection, ref: str) -> list[dict[str, Any]]:
         .order_by(exports.c.exported_at)
     )
     found = [plain(r) for r in conn.execute(statement)]
-    covered = _recordings_of(conn, sorted({b["grant_id"] for b in found}))
-    return [{**b, "recording_ids": covered.get(b["grant_id"], [])} for b in found]
+    covered = _recordings_of(conn, export_recordings.c.export_id, [b["id"] for b in found])
+    return [{**b, "recording_ids": covered.get(b["id"], [])} for b in found]
 
 
 __all__ = ["KEEPS_EVIDENCE", "OUTCOMES", "IncidentService"]
