@@ -125,23 +125,9 @@ def recorder(cli_env: dict[str, str]) -> Iterator[Recorder]:
     """``callvault siprec`` as its own process, yielded once it answers OPTIONS. Leaving
     stops it with SIGTERM, which finishes the calls in progress, and checks it exited
     cleanly."""
-    port = free_port()
-    exe = Path(sys.executable).parent / "callvault"
-    # The recorder skips RTP ports in use, so a fixed range is safe beside other tests.
-    proc = subprocess.Popen(
-        [str(exe), "siprec", f"127.0.0.1:{port}", "--rtp-ports", "42000-42998"],
-        env=cli_env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    proc, port = _start_recorder(cli_env)
     running = Recorder(port)
     try:
-        deadline = time.monotonic() + 30
-        while not answers_options(port):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                # Say why: an exit (port taken, bad settings) or a start slower than the limit.
-                state = f"exited {proc.returncode}" if proc.poll() is not None else "still starting"
-                raise AssertionError(f"callvault siprec did not answer OPTIONS ({state})")
         yield running
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -152,6 +138,40 @@ def recorder(cli_env: dict[str, str]) -> Iterator[Recorder]:
             raise
         running.log = err.decode(errors="replace")
     assert proc.returncode == 0, running.log
+
+
+_STARTS = 3  # a free port can be taken by a test on another worker before the recorder binds
+
+
+def _start_recorder(cli_env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]:
+    """The recorder answering OPTIONS on a free port. Only an exit because another process
+    took the port between choosing it and binding it is tried again, on a new port; any
+    other failure (bad settings, a start slower than the limit) fails with its stderr."""
+    exe = Path(sys.executable).parent / "callvault"
+    for attempt in range(1, _STARTS + 1):
+        port = free_port()
+        # The recorder skips RTP ports in use, so a fixed range is safe beside other tests.
+        proc = subprocess.Popen(
+            [str(exe), "siprec", f"127.0.0.1:{port}", "--rtp-ports", "42000-42998"],
+            env=cli_env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + 30
+        while not answers_options(port):
+            if proc.poll() is None and time.monotonic() <= deadline:
+                continue
+            state = f"exited {proc.returncode}" if proc.poll() is not None else "still starting"
+            if proc.poll() is None:
+                proc.kill()
+            _, err = proc.communicate(timeout=20)
+            said = err.decode(errors="replace")
+            if "Address already in use" in said and attempt < _STARTS:
+                break
+            raise AssertionError(f"callvault siprec did not answer OPTIONS ({state}):\n{said}")
+        else:
+            return proc, port
+    raise AssertionError("unreachable: the last start either answered or raised")
 
 
 @dataclass(frozen=True)
