@@ -298,8 +298,13 @@ class SiprecHandler:
 
     def _end_in_background(self, session: Session) -> None:
         """Finish a session in a task of its own, not the request's: stopping the SIP
-        endpoint cancels request tasks, and a recording being committed must not be lost."""
-        task = asyncio.get_running_loop().create_task(self._end(session, keep=True))
+        endpoint cancels request tasks, and a recording being committed must not be lost.
+        The call ends now, on the clock: a loaded loop may start the task later, and that
+        wait must not become silence at the end of the recording."""
+        ended_at = time.monotonic()
+        task = asyncio.get_running_loop().create_task(
+            self._end(session, keep=True, ended_at=ended_at)
+        )
         self._ending.add(task)
         task.add_done_callback(self._ending.discard)
 
@@ -585,7 +590,10 @@ class SiprecHandler:
         respond.send(self._reply(request, 200, to_tag=session.to_tag))
         self._end_in_background(session)
 
-    async def _end(self, session: Session, *, keep: bool) -> None:
+    async def _end(self, session: Session, *, keep: bool, ended_at: float | None = None) -> None:
+        """Finish a session; ``ended_at`` (monotonic) is when the call ended, now if None."""
+        if ended_at is None:
+            ended_at = time.monotonic()
         if keep and not session.ended:
             session.media.drain()  # what arrived before the BYE and still waits unread
         session.ended = True
@@ -604,7 +612,7 @@ class SiprecHandler:
             return
         _log_packets(session.call_id, session.timeline)
         try:
-            self._write(session, session.timeline.finish(time.monotonic()))
+            self._write(session, session.timeline.finish(ended_at))
             paused = [
                 (span.start_s, span.end_s if span.end_s is not None else span.start_s)
                 for span in session.timeline.pauses
