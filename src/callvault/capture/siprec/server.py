@@ -83,7 +83,15 @@ class SiprecServer:
 
     async def start(self) -> None:
         raise_open_files_limit()
-        await self.endpoint.start()
+        try:
+            await self.endpoint.start()
+        except OSError as error:
+            why = error.strerror or str(error)
+            raise BadInput(
+                f"--siprec {self._host}:{self._port}: cannot listen there ({why}); "
+                "choose a free port, or stop the program that holds it",
+                "siprec",
+            ) from error
         self.handler.bound(udp_port=self.endpoint.udp_port, tcp_port=self.endpoint.tcp_port)
         # In the background: calls may arrive at once, and the first encode waits for it.
         self._warming = asyncio.get_running_loop().run_in_executor(None, self.handler.warm_encoders)
@@ -97,13 +105,13 @@ class SiprecServer:
 
     async def run_until_stopped(self) -> None:
         """Serve until SIGINT or SIGTERM, then finish the sessions in progress."""
-        await self.start()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, stop.set)
         try:
+            await self.start()  # a port that cannot be bound still stops the encoders
             await stop.wait()
         finally:
             await self.close()
