@@ -2,9 +2,10 @@
 
 What Art. 13 asks for, and where it comes from: the controller and DPO contact (top of the
 policy), the purposes and their lawful basis (``purposes``), the recipients (``recipients``),
-the retention period (each line's ``retention``), the rights and the right to complain to the
-ICO (fixed text, ``wording.py``). Beside those, what a caller needs: which numbers are
-recorded, which calls never are, and what happens when the recorder is down.
+whether recordings leave the UK (``transfers``), the retention period (each line's
+``retention``), the rights and the right to complain to the ICO (fixed text, ``wording.py``).
+Beside those, what a caller needs: which numbers are recorded, which calls never are, and what
+happens when the recorder is down.
 
 Exclusions are described by their reason, never by their numbers: an exact number there is
 usually one person's direct line, and a blocked prefix also holds the service numbers that
@@ -62,6 +63,7 @@ def public_notice(policy: Policy) -> Document:
         Section("Who we may share recordings with", (
             Table(("Recipient", "When"), tuple((r.name, r.when) for r in recipients)),
         )),
+        Section("Whether recordings leave the UK", wording.transfers(policy.transfers)),
         Section("How long we keep recordings", (
             Table(("Service", "Kept for"),
                   tuple((line.name, line.retention.describe()) for line in lines)),

@@ -3,8 +3,8 @@
 Generated from the same live policy as the notices, so the record the ICO may ask for cannot
 drift from what the system enforces. Per purpose: controller and DPO, purpose, lawful basis,
 DPIA, data subjects, personal data (special category on the lines marked so), recipients
-(those the policy names for that purpose, plus processors), transfers abroad (none), retention
-per line, security measures, and who may retrieve.
+(those the policy names for that purpose, plus processors), transfers abroad (``transfers``),
+retention per line, security measures, and who may retrieve.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def record_of_processing(policy: Policy) -> dict[str, Any]:
         "data_subjects": _data_subjects(lines),
         "personal_data": PERSONAL_DATA,
         "special_category": _special_category(lines),
-        "third_country_transfers": NO_TRANSFERS,
+        "third_country_transfers": _transfers(policy),
         "retention": _retention(lines),
         "security_measures": SECURITY,
         "policy_version": head.policy_version,
@@ -175,3 +175,8 @@ def _who(policy: Policy, purpose: Purpose) -> str:
     approval = "a second person approves each retrieval" if purpose.second_approval else (
         "no second approval")  # fmt: skip
     return f"{names}; {approval}; grants last at most {purpose.max_grant_hours} hours"
+
+
+def _transfers(policy: Policy) -> str:
+    named = [f"{t.to}: {t.recipient} ({t.safeguard})" for t in policy.transfers]
+    return "; ".join(named) or NO_TRANSFERS

@@ -7,8 +7,9 @@ never formatted into these except as whole values (the DPO contact), which the r
 
 from __future__ import annotations
 
-from callvault.notice.document import Link, Para, para
+from callvault.notice.document import Block, Link, Para, Table, para
 from callvault.policy.model import Line
+from callvault.policy.transfers import Transfer
 
 ICO_URL = "https://ico.org.uk/make-a-complaint"
 ICO_LINK_TEXT = "ico.org.uk/make-a-complaint"
@@ -72,6 +73,29 @@ RETENTION_RULES = (
     "is then deleted. Deletion destroys the recording's own encryption key, so neither the "
     "recording nor any backup of it can be read afterwards."
 )
+STAYS_IN_THE_UK = (
+    "We keep recordings in the United Kingdom. We do not send them to other countries or to "
+    "international organisations."
+)
+
+
+def transfers(declared: tuple[Transfer, ...]) -> tuple[Block, ...]:
+    """Whether recordings leave the UK, and the safeguard for each transfer (UK GDPR
+    Art. 13(1)(f), 15(2)); ``declared`` is the policy's ``transfers``."""
+    if not declared:
+        return (para(STAYS_IN_THE_UK),)
+    return (
+        para(
+            "Some recordings are sent outside the United Kingdom. Each transfer is protected "
+            "as the law requires, by the safeguard shown; ask our Data Protection Officer for "
+            "a copy of it."
+        ),
+        Table(
+            ("Where", "Who receives them", "Safeguard"),
+            tuple((t.to, t.recipient, t.safeguard) for t in declared),
+        ),
+    )
+
 
 # Staff: what makes recording lawful, and what the staff notice is for (LAW.md).
 STAFF_LAW = (

@@ -25,6 +25,7 @@ from callvault.errors import ConfigError
 from callvault.policy import sections
 from callvault.policy.analytics_sections import read_opening_hours, read_quality, read_topics
 from callvault.policy.model import Exclusion, Line, Policy, Purpose, Recipient, Role
+from callvault.policy.transfers_section import read_transfers
 
 POLICY_KEYS = frozenset(
     {
@@ -41,6 +42,7 @@ POLICY_KEYS = frozenset(
         "opening_hours",
         "topics",
         "quality",
+        "transfers",
     }
 )
 
@@ -154,6 +156,7 @@ def _build(data: object) -> Policy:
         opening_hours=read_opening_hours(top.get("opening_hours"), "opening_hours"),
         topics=read_topics(top),
         quality=read_quality(top.get("quality"), "quality", frozenset(ln.id for ln in lines)),
+        transfers=read_transfers(top.get("transfers")),
     )
 
 

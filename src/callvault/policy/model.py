@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from callvault.errors import NotFound
 from callvault.policy.analytics_model import OFFICE_HOURS, OpeningHours, QualitySampling, Topic
+from callvault.policy.transfers import Transfer
 
 SENSITIVITIES = ("standard", "special_category")
 ON_TRANSFER = ("keep_recording", "stop")
@@ -219,6 +220,7 @@ class Policy:
     opening_hours: OpeningHours = OFFICE_HOURS
     topics: tuple[Topic, ...] = ()
     quality: QualitySampling = field(default_factory=QualitySampling)
+    transfers: tuple[Transfer, ...] = ()  # outside the UK; none when empty
     version: str = ""
     source_sha256: str = ""
     index: NumberIndex = field(init=False, repr=False, compare=False, hash=False)

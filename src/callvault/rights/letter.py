@@ -5,10 +5,11 @@ own pieces (``notice/fields.py`` checks each policy field for emptiness, ``notic
 holds the fixed words on rights and complaints), so the letter cannot say something the
 notice and the system do not. What Art. 15(1) and (2) ask, and where it comes from: the
 purposes and lawful bases (``purposes``), the categories of data (fixed: what a recording
-holds), the recipients (``recipients``), the retention period (the lines' ``retention``), the
-rights to rectification, erasure, restriction and objection and to complain to the ICO
-(``wording.py``), the source (the call itself) and automated decision-making (none). Beside
-those: what was found, released and withheld, with the exemptions relied on.
+holds), the recipients (``recipients``), transfers outside the UK and their safeguards
+(``transfers``), the retention period (the lines' ``retention``), the rights to
+rectification, erasure, restriction and objection and to complain to the ICO (``wording.py``),
+the source (the call itself) and automated decision-making (none). Beside those: what was
+found, released and withheld, with the exemptions relied on.
 
 The letter is plain text (``letter.txt``): a requester opens it anywhere, and policy strings
 need no escaping there. It names the requester and their numbers, which are theirs to have.
@@ -115,6 +116,7 @@ def letter_document(policy: Policy, findings: Findings) -> Document:
         Section("Who we may share recordings with", (
             Table(("Recipient", "When"), tuple((r.name, r.when) for r in recipients)),
         )),
+        Section("Whether recordings leave the UK", wording.transfers(policy.transfers)),
         Section("How long we keep recordings", (
             Table(("Service", "Kept for"),
                   tuple((line.name, line.retention.describe()) for line in lines)),
