@@ -87,7 +87,7 @@ def world(services: Services, ctx: RequestContext, tmp_path: Path) -> World:
     # here (tests/training/test_similarity.py tests the measure and its threshold).
     training = TrainingService(services.engine, services.audit, services.permissions,
                                services.catalog, services.vault, services.jobs,
-                               threshold=1.0)  # fmt: skip
+                               services.ledger, threshold=1.0)  # fmt: skip
     return World(services, training, recording, as_person(services, "tess"),
                  _own_sign_in(services, "mina"), _own_sign_in(services, "adam"))  # fmt: skip
 
@@ -254,7 +254,7 @@ def test_the_library_keeps_clips_for_its_own_period(world: World) -> None:
     future = TrainingService(world.services.engine, world.services.audit,
                              world.services.permissions, world.services.catalog,
                              world.services.vault, world.services.jobs,
-                             clock=lambda: later)  # fmt: skip
+                             world.services.ledger, clock=lambda: later)  # fmt: skip
     assert future.expire(worker_context()) == [clip.id]
     gone = world.training.get(world.tess, clip.id)
     assert gone.state == "removed" and gone.removed_why == "the library's retention ended"

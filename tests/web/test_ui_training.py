@@ -88,7 +88,7 @@ def world(services: Services, tmp_path: Path) -> Iterator[World]:
     burst(services)  # the speech job: transcript, muted personal data, redacted rendition
     training = TrainingService(services.engine, services.audit, services.permissions,
                                services.catalog, services.vault, services.jobs,
-                               threshold=1.0)  # fmt: skip
+                               services.ledger, threshold=1.0)  # fmt: skip
     clients = SignedIn(services)
     yield World(services, clients, recording, training)
     clients.close()

@@ -2,11 +2,12 @@
 
 The database is copied with SQLite's online backup API in one step, which reads one
 consistent snapshot while ingests and purges carry on. The blobs copied are exactly those the
-snapshot can decrypt (a live recording with its data key, and its renditions), as stored:
-ciphertext, never decrypted, so a backup needs no key and holds none. A blob erased between
-the snapshot and its copy is left out and named in the manifest; its ledger entry erases the
-recording again on restore. Everything goes to a hidden temporary folder that is renamed into
-place only when complete, so a backup folder is either whole or absent.
+snapshot can decrypt (a live recording with its data key, and its renditions; a training clip
+with its own key), as stored: ciphertext, never decrypted, so a backup needs no key and holds
+none. A blob erased between the snapshot and its copy is left out and named in the manifest;
+its ledger entry erases the recording again on restore. A clip removed meanwhile is left out
+of the backup altogether (``backup_clips``). Everything goes to a hidden temporary folder that
+is renamed into place only when complete, so a backup folder is either whole or absent.
 
 Key files are not copied: a backup that held the wrapped data keys and the key-encryption
 key together would be a readable copy of every recording, and crypto-shredding a recording
@@ -27,7 +28,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from sqlalchemy import and_, create_engine, exists, select
+from sqlalchemy import and_, create_engine, exists, select, union
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
@@ -39,6 +40,7 @@ from callvault.config import SETTINGS_FILE, Settings
 from callvault.context import RequestContext
 from callvault.db import require_current_schema, transaction
 from callvault.errors import CheckFailed, ConfigError, Conflict, NotFound
+from callvault.maintenance.backup_clips import copy_clips
 from callvault.maintenance.backup_manifest import (
     DATABASE,
     MANIFEST,
@@ -52,6 +54,7 @@ from callvault.maintenance.backup_manifest import (
     hash_file,
 )
 from callvault.secretfile import fsync_dir, replace_private
+from callvault.training.store import clip_keys, live_clips
 
 NAME_PREFIX = "callvault-backup-"
 
@@ -66,11 +69,13 @@ class BackupResult:
             "path": str(self.path),
             "created_at": self.manifest.created_at,
             "recordings": self.manifest.recordings,
-            "blobs": len(self.manifest.blob_names),
+            "clips": len(self.manifest.clip_blob_names),
+            "blobs": len(self.manifest.all_blob_names),
             "bytes": self.manifest.total_bytes,
             "keys_included": False,
             "ledger_entries": self.manifest.ledger.entries,
             "erased_during_backup": len(self.manifest.erased_during_backup),
+            "clips_removed_during_backup": len(self.manifest.clips_removed_during_backup),
         }
 
 
@@ -141,8 +146,9 @@ def _write_backup(
     temp: Path,
     created: datetime,
 ) -> Manifest:
-    files: dict[str, FileEntry] = {DATABASE: _snapshot_database(database, temp / DATABASE)}
+    _snapshot_database(database, temp / DATABASE)
     snapshot = _read_snapshot(temp / DATABASE)
+    files: dict[str, FileEntry] = {}
     erased: list[str] = []
     for name, recording_id in sorted(snapshot.blobs.items()):
         try:
@@ -156,6 +162,9 @@ def _write_backup(
                     "blob_url",
                 ) from None
             erased.append(name)  # erased since the snapshot; the ledger erases it again
+    # May change the database copy (clips removed meanwhile), so hashed only after it.
+    clips = copy_clips(services, snapshot.clips, temp, temp / DATABASE, files)
+    files[DATABASE] = hash_file(temp / DATABASE)
     # After the copies: purge writes the ledger before deleting, so every blob found erased
     # above is inside this position, and a restore insists on a ledger that holds it.
     ledger_at = services.ledger.position()
@@ -172,9 +181,11 @@ def _write_backup(
         source_home=str(services.settings.home),
         recordings=snapshot.recordings,
         blob_names=tuple(sorted(set(snapshot.blobs) - set(erased))),
-        kek_ids=snapshot.kek_ids,
+        kek_ids=_kek_ids(temp / DATABASE),
         ledger=ledger_at,
         erased_during_backup=tuple(erased),
+        clip_blob_names=clips.blob_names,
+        clips_removed_during_backup=clips.removed,
         files=files,
     )
     replace_private(temp / MANIFEST, manifest.to_json())
@@ -182,7 +193,7 @@ def _write_backup(
     return manifest
 
 
-def _snapshot_database(source: Path, dest: Path) -> FileEntry:
+def _snapshot_database(source: Path, dest: Path) -> None:
     """Copy the live database in one step of the online backup API: one read transaction,
     so one consistent state, while writers carry on (WAL)."""
     replace_private(dest, b"")  # created 0600 before SQLite writes to it
@@ -193,7 +204,6 @@ def _snapshot_database(source: Path, dest: Path) -> FileEntry:
         live.backup(copy)
         # A self-contained file: no -wal or -shm beside it for the backup to depend on.
         copy.execute("PRAGMA journal_mode=DELETE")
-    return hash_file(dest)
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,7 +211,7 @@ class _Snapshot:
     revision: str | None
     recordings: int
     blobs: dict[str, str]  # blob name -> recording id
-    kek_ids: tuple[str, ...]
+    clips: dict[str, str]  # training clip id -> blob name
 
 
 def _read_snapshot(copy: Path) -> _Snapshot:
@@ -228,14 +238,21 @@ def _read_snapshot(copy: Path) -> _Snapshot:
                 .where(readable, NEEDED_RENDITION)
             ):
                 blobs[str(row.blob_name)] = str(row.recording_id)
-            kek_ids = tuple(
-                sorted(
-                    str(k) for k in conn.execute(select(data_keys.c.kek_id).distinct()).scalars()
-                )
-            )
+            clips = live_clips(conn)
     finally:
         engine.dispose()
-    return _Snapshot(revision, count, blobs, kek_ids)
+    return _Snapshot(revision, count, blobs, clips)
+
+
+def _kek_ids(copy: Path) -> tuple[str, ...]:
+    """The key-encryption keys that the backup's data keys (recordings' and clips') need."""
+    engine = create_engine(f"sqlite:///{copy}", poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            used = union(select(data_keys.c.kek_id), select(clip_keys.c.kek_id))
+            return tuple(sorted(str(k) for k in conn.execute(used).scalars()))
+    finally:
+        engine.dispose()
 
 
 def _still_readable(services: Services, recording_id: str) -> bool:

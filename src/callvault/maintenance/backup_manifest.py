@@ -6,10 +6,14 @@ Layout of one backup (every file 0600, every folder 0700)::
     callvault.db       the database (SQLite, rollback journal, self-contained)
     callvault.toml     the home's settings file, when it had one
     policy.yaml        the recording policy in force
-    blobs/<name>       each recording's blobs exactly as stored (ciphertext), by blob name
+    blobs/<name>       each recording's and training clip's blobs exactly as stored
+                       (ciphertext), by blob name
 
 ``verify_backup`` reads every file back against the manifest before a restore touches
 anything, and refuses a backup with a file changed, missing, added or linked elsewhere.
+
+Version 2 added the training clips (``clip_blob_names``, ``clips_removed_during_backup``);
+a version 1 manifest, from before clips were backed up, reads as a backup without clip audio.
 """
 
 from __future__ import annotations
@@ -30,12 +34,14 @@ from callvault.vault.interfaces import validate_blob_name
 
 MANIFEST = "manifest.json"
 FORMAT = "callvault-backup"
-VERSION = 1
+VERSION = 2
+READABLE_VERSIONS = frozenset({1, VERSION})
 DATABASE = "callvault.db"
 SETTINGS = "callvault.toml"
 POLICY = "policy.yaml"
 BLOBS = "blobs"
 _COPY_CHUNK = 1024 * 1024
+_CLIP_FIELDS = ("clip_blob_names", "clips_removed_during_backup")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +64,16 @@ class Manifest:
     ledger: LedgerPosition
     # Blobs of recordings erased while the backup ran: their ledger entries erase them again.
     erased_during_backup: tuple[str, ...]
+    # Blobs of the training clips live in the backup's database (each under its own key).
+    clip_blob_names: tuple[str, ...] = ()
+    # Training clips removed while the backup ran: neither their blob nor their key is in it.
+    clips_removed_during_backup: tuple[str, ...] = ()
     files: dict[str, FileEntry] = field(default_factory=dict)
+
+    @property
+    def all_blob_names(self) -> tuple[str, ...]:
+        """Every blob the backup holds: the recordings', then the clips'."""
+        return self.blob_names + self.clip_blob_names
 
     @property
     def total_bytes(self) -> int:
@@ -73,13 +88,16 @@ class Manifest:
             "schema_revision": self.schema_revision,
             "source_home": self.source_home,
             "recordings": self.recordings,
-            "blobs": len(self.blob_names),
+            "clips": len(self.clip_blob_names),
+            "blobs": len(self.all_blob_names),
             "bytes": self.total_bytes,
             "keys_included": False,
             "kek_ids": list(self.kek_ids),
             "ledger": {"entries": self.ledger.entries, "hash": self.ledger.hash},
             "erased_during_backup": list(self.erased_during_backup),
             "blob_names": list(self.blob_names),
+            "clip_blob_names": list(self.clip_blob_names),
+            "clips_removed_during_backup": list(self.clips_removed_during_backup),
             "files": {
                 path: {"sha256": entry.sha256, "bytes": entry.bytes}
                 for path, entry in sorted(self.files.items())
@@ -91,8 +109,17 @@ class Manifest:
     def from_json(cls, raw: bytes, where: Path) -> Manifest:
         try:
             data = orjson.loads(raw)
-            if data.get("format") != FORMAT or data.get("version") != VERSION:
-                raise _damaged(where, f"is not a {FORMAT} version {VERSION} manifest")
+            if data.get("format") != FORMAT:
+                raise _damaged(where, f"is not a {FORMAT} manifest")
+            if data.get("version") not in READABLE_VERSIONS:
+                raise _damaged(
+                    where,
+                    f"has a manifest of version {data.get('version')!r}, which this callvault "
+                    f"does not read (versions {min(READABLE_VERSIONS)} to {VERSION}); restore "
+                    "it with the callvault that made it or a newer one",
+                )
+            # Version 1 (before clips were backed up) has no clip fields: no clip audio.
+            clips = {k: data[k] for k in _CLIP_FIELDS} if data["version"] > 1 else {}
             ledger = data["ledger"]
             return cls(
                 created_at=str(data["created_at"]),
@@ -104,6 +131,12 @@ class Manifest:
                 kek_ids=tuple(str(k) for k in data["kek_ids"]),
                 ledger=LedgerPosition(int(ledger["entries"]), str(ledger["hash"])),
                 erased_during_backup=tuple(str(n) for n in data["erased_during_backup"]),
+                clip_blob_names=tuple(
+                    validate_blob_name(n) for n in clips.get("clip_blob_names", [])
+                ),
+                clips_removed_during_backup=tuple(
+                    str(c) for c in clips.get("clips_removed_during_backup", [])
+                ),
                 files={
                     str(path): FileEntry(str(entry["sha256"]), int(entry["bytes"]))
                     for path, entry in data["files"].items()
@@ -170,9 +203,9 @@ def verify_backup(folder: Path) -> Manifest:
     listed = set(manifest.files)
     if DATABASE not in listed:
         raise _damaged(where, f"lists no {DATABASE}")
-    expected_blobs = {blob_file(name) for name in manifest.blob_names}
+    expected_blobs = {blob_file(name) for name in manifest.all_blob_names}
     listed_blobs = {path for path in listed if path.startswith(f"{BLOBS}/")}
-    if expected_blobs != listed_blobs:
+    if len(expected_blobs) != len(manifest.all_blob_names) or expected_blobs != listed_blobs:
         raise _damaged(where, "its blob list and its file list disagree")
     missing, unlisted = sorted(listed - present), sorted(present - listed)
     if missing:

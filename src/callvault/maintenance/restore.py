@@ -5,12 +5,14 @@ refuses a backup it could not make whole: a changed file, a key-encryption key t
 lacks, a schema newer than this callvault, or an erasure ledger older than the backup (that
 ledger could not name what was erased since, so the restore would bring it back).
 
-Then, holding the ingest lock: the blobs (except those the ledger already names: erased
-audio is never written back, even for a moment), then the database through SQLite's backup
-API. Last, the erasure ledger is re-applied through the purge's own ``reapply``: every entry
-whose recording the restored database still holds, or whose blob is stored again, is
-erased again, with a fresh certificate. ``reapply_ledger`` alone does that for any backend
-(after pg_restore or an S3 restore): ``callvault restore --ledger-only``.
+Then, holding the ingest lock: the blobs, recordings' and training clips' (except those the
+ledger already names: erased audio is never written back, even for a moment), then the
+database through SQLite's backup API. Last, the erasure ledger is re-applied through the
+purge's own ``reapply``: every entry whose recording the restored database still holds, or
+whose blob is stored again, is erased again, with a fresh certificate, and every training clip
+removed since is removed again (``training/removal.py``). ``reapply_ledger``
+alone does that for any backend (after pg_restore or an S3 restore): ``callvault restore
+--ledger-only``.
 """
 
 from __future__ import annotations
@@ -42,8 +44,9 @@ from callvault.maintenance.backup_manifest import (
     verify_backup,
 )
 from callvault.policy.loader import load_policy
-from callvault.retention.ledger import Erasure
+from callvault.retention.ledger import CLIP_REMOVED, Erasure
 from callvault.secretfile import replace_private
+from callvault.training.removal import clip_entries, remove_again, undone_removals
 from callvault.training.store import live_clip_blobs
 from callvault.vault.crypto import ByteSink
 
@@ -72,6 +75,7 @@ class RestoreResult:
                 "backup": str(self.backup),
                 "created_at": self.manifest.created_at,
                 "recordings": self.manifest.recordings,
+                "clips": len(self.manifest.clip_blob_names),
                 "blobs": self.blobs,
                 "skipped_erased": self.skipped_erased,
                 "settings_written": self.settings_written,
@@ -133,9 +137,11 @@ def reapply_ledger(services: Services, ctx: RequestContext) -> int:
     Works on every backend: run it after restoring PostgreSQL or S3 by their own tools.
     """
     pending = pending_erasures(services)
-    if not pending:
-        return 0
-    return services.retention.reapply(ctx, pending)
+    erased = services.retention.reapply(ctx, pending) if pending else 0
+    clips = pending_clip_removals(services)
+    if clips:
+        erased += remove_again(services.engine, services.audit, services.vault, ctx, clips)
+    return erased
 
 
 def pending_erasures(services: Services) -> list[Erasure]:
@@ -143,6 +149,8 @@ def pending_erasures(services: Services) -> list[Erasure]:
     data key), or whose blob is stored again; one per recording, blob names merged."""
     merged: dict[str, Erasure] = {}
     for erasure in services.ledger.entries():
+        if erasure.reason == CLIP_REMOVED:
+            continue  # a training clip's removal: ``pending_clip_removals``
         first = merged.get(erasure.recording_id)
         if first is None:
             merged[erasure.recording_id] = erasure
@@ -159,6 +167,14 @@ def pending_erasures(services: Services) -> list[Erasure]:
         for e in merged.values()
         if e.recording_id in undone or not stored.isdisjoint(e.blob_names)
     ]
+
+
+def pending_clip_removals(services: Services) -> list[Erasure]:
+    """Ledger entries for training clips that the database or the store holds again."""
+    removals = clip_entries(services.ledger.entries())
+    if not removals:
+        return []
+    return undone_removals(services.engine, set(services.blobs.names()), removals)
 
 
 def _unerased_ids(services: Services, ids: list[str]) -> set[str]:
@@ -273,7 +289,7 @@ def _restore_blobs(
     services: Services, backup_dir: Path, manifest: Manifest, erased: set[str]
 ) -> tuple[int, int]:
     restored = skipped = 0
-    for name in manifest.blob_names:
+    for name in manifest.all_blob_names:
         if name in erased:
             skipped += 1  # erased since the backup: its ciphertext never comes back
             continue

@@ -1,8 +1,9 @@
 """The erasure ledger: every deletion of a recording, in a file a database restore cannot undo.
 
-Purge (and, later, erasure requests) record each erasure here before destroying the key.
-Restoring an older database brings erased recordings back; ``callvault restore`` then
-re-applies every entry, so they are erased again (docs/backup.md). Hence the ledger lives
+Purge, erasure requests and the removal of training clips record each erasure here before
+destroying the key. Restoring an older database brings erased recordings (and removed clips)
+back; ``callvault restore`` then re-applies every entry, so they are erased again
+(docs/backup.md). Hence the ledger lives
 outside the database and outside backups, and it holds no personal data: recording ids, blob
 names, the time, the reason and the rule.
 
@@ -38,7 +39,10 @@ from callvault.secretfile import fsync_dir, replace_private
 from callvault.vault.interfaces import validate_blob_name
 
 GENESIS = "0" * 64
-REASONS = frozenset({"retention", "erasure_request"})
+# A removed training clip is a deletion a restore must not undo either; its entry names the
+# clip's id where the others name a recording's (clip ids are drawn from the same space).
+CLIP_REMOVED = "training_clip"
+REASONS = frozenset({"retention", "erasure_request", CLIP_REMOVED})
 HEAD_SUFFIX = ".head"
 MAX_RULE = 500
 _RECORDING_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -53,12 +57,13 @@ _FIX = (
 
 @dataclass(frozen=True, slots=True)
 class Erasure:
-    """One recording erased: what was destroyed, when, and by which rule. No personal data."""
+    """One recording (or, reason ``training_clip``, one training clip) erased: what was
+    destroyed, when, and by which rule. No personal data."""
 
-    recording_id: str
+    recording_id: str  # the clip's id for a training clip
     blob_names: tuple[str, ...]
     at: str  # ISO UTC time of the erasure
-    reason: str  # "retention" (purge) or "erasure_request"
+    reason: str  # "retention" (purge), "erasure_request" or "training_clip"
     rule: str  # e.g. "line parking: 12 months, kept until 2026-10-01T..."
 
 

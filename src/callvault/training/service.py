@@ -37,6 +37,7 @@ from callvault.db import transaction
 from callvault.errors import BadInput, Conflict, NotFound, Refused
 from callvault.jobs.interfaces import JobQueue
 from callvault.media.decode import decode_to_pcm
+from callvault.retention.ledger import ErasureLedger
 from callvault.speech.renditions import REDACTED_AUDIO
 from callvault.training.making import check_span, make_clip
 from callvault.training.model import (
@@ -52,6 +53,7 @@ from callvault.training.model import (
     WITHDRAWN,
     Clip,
 )
+from callvault.training.removal import clip_erasure
 from callvault.training.similarity import PASS_THRESHOLD
 from callvault.training.store import clip_key_aad, clip_keys, training_clips
 from callvault.vault.interfaces import WrappedKey
@@ -85,11 +87,12 @@ class TrainingService:
         catalog: Catalog,
         vault: Vault,
         jobs: JobQueue,
+        ledger: ErasureLedger,
         clock: Clock | None = None,
         threshold: float = PASS_THRESHOLD,
     ) -> None:
         self._engine, self._audit, self._permissions = engine, audit, permissions
-        self._catalog, self._vault, self._jobs = catalog, vault, jobs
+        self._catalog, self._vault, self._jobs, self._ledger = catalog, vault, jobs, ledger
         self._clock: Clock = clock or (lambda: datetime.now(UTC))
         # The speaker-similarity score at or below which a voice counts as anonymised.
         self.threshold = threshold
@@ -97,7 +100,7 @@ class TrainingService:
     @classmethod
     def for_services(cls, services: Services) -> TrainingService:
         return cls(services.engine, services.audit, services.permissions, services.catalog,
-                   services.vault, services.jobs)  # fmt: skip
+                   services.vault, services.jobs, services.ledger)  # fmt: skip
 
     # -- the people's steps ---------------------------------------------------------------------
     def propose(
@@ -330,6 +333,10 @@ class TrainingService:
         reason = why or {WITHDRAWN: "consent withdrawn", REJECTED: "rejected at review"}.get(
             clip.state, "the library's retention ended"
         )
+        # The erasure ledger first, as a purge does: a restore of an older backup removes the
+        # clip again instead of bringing back audio whose consent was withdrawn.
+        at = self._clock().astimezone(UTC).isoformat()
+        self._ledger.record([clip_erasure(clip_id, clip.blob_name, at, reason)])
         with transaction(self._engine) as conn:
             conn.execute(delete(clip_keys).where(clip_keys.c.clip_id == clip_id))
             self._move(conn, clip_id, clip.state, REMOVED, removed_at=self._now(),

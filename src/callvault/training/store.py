@@ -77,11 +77,16 @@ clip_keys = Table(
 
 def live_clip_blobs(conn: Connection) -> set[str]:
     """Blobs of clips that still have a key: needed, so never orphans to a store check."""
+    return set(live_clips(conn).values())
+
+
+def live_clips(conn: Connection) -> dict[str, str]:
+    """Clips that still have a key and audio, by id: their blob names (what a backup copies)."""
     c = training_clips.c
-    query = select(c.blob_name).where(
+    query = select(c.id, c.blob_name).where(
         c.blob_name.is_not(None), exists().where(clip_keys.c.clip_id == c.id)
     )
-    return {str(name) for name in conn.execute(query).scalars()}
+    return {str(row.id): str(row.blob_name) for row in conn.execute(query)}
 
 
 def clip_key_aad(clip_id: str) -> str:
