@@ -202,7 +202,9 @@ def record_new_alerts(
 
 
 def refuse(engine: Engine, audit: AuditLog, ctx: RequestContext, action: str) -> NoReturn:
-    """Audit that ``ctx.actor`` was refused ``action`` (committed on its own), then raise."""
+    """Audit that ``ctx.actor`` was refused ``action`` (committed on its own), then raise.
+    For a report, which has no object: the entry's object is the action itself, and the
+    message names the role; ``refusals.require_permission`` is for an act on an object."""
     record_refusal(
         engine, audit, ctx,
         Refused(f"{ctx.actor.name} ({ctx.actor.role or 'no role'}) may not do {action}", "actor"),

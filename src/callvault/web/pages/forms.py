@@ -1,5 +1,6 @@
 """Posting a page's form: run the act, follow where it leads, or bring the page back with the
-mistake marked and what was typed kept. The conduct and quality pages post through here."""
+mistake marked and what was typed kept (``render.as_entered``). The conduct, quality and
+rights-request pages post through here."""
 
 from __future__ import annotations
 
@@ -9,11 +10,10 @@ from typing import Any
 from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
-from starlette.datastructures import FormData
 
 from callvault.context import RequestContext
 from callvault.errors import BadInput, CallvaultError, Conflict, NotSignedIn
-from callvault.web.pages.render import form_text, redirect
+from callvault.web.pages.render import as_entered, form_texts, redirect
 from callvault.web.pages.rights_pages import Problem
 from callvault.web.security import request_context
 
@@ -44,25 +44,12 @@ async def act_on_form(
     ``again``, with what was typed; any other (who may act, a thing not there) is the error
     page. ``lists`` are fields posted several times (checkboxes), kept for showing again."""
     form = await request.form()
-    entered = _as_entered(form, fields, lists)
+    entered = as_entered(form, fields, lists)
     try:
-        values = {
-            name: form_text(form, name, limit, required=False) for name, limit in fields.items()
-        }
+        values = form_texts(form, fields)
         to, message = await run_in_threadpool(act, request_context(request), values)
     except shown as error:
         if isinstance(error, NotSignedIn):
             raise
         return await run_in_threadpool(again, {form_id: entered}, error)
     return redirect(request, to, message)
-
-
-def _as_entered(form: FormData, fields: Mapping[str, int], lists: Sequence[str]) -> Entered:
-    """What was posted, cut to the form's bounds, to show again after an error."""
-    entered: Entered = {
-        name: value[:limit] if isinstance(value := form.get(name), str) else ""
-        for name, limit in fields.items()
-    }
-    for name in lists:
-        entered[name] = [value for value in form.getlist(name) if isinstance(value, str)][:100]
-    return entered

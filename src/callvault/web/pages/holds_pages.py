@@ -22,7 +22,7 @@ from callvault.errors import BadInput
 from callvault.retention.hold_terms import DEFAULT_REVIEW_DAYS, MAX_RECORDINGS, REASONS
 from callvault.retention.holds import Hold
 from callvault.web.pages.names import distinct_names, short_id
-from callvault.web.pages.render import form_text, page, redirect, render
+from callvault.web.pages.render import as_entered, form_text, form_texts, page, redirect, render
 from callvault.web.pages.when import day_text, when_text
 from callvault.web.security import request_context, services_of
 
@@ -141,11 +141,9 @@ def holds_register(request: Request) -> HTMLResponse:
 async def place_hold(request: Request) -> Response:
     form = await request.form()
     try:
-        entered = {
-            name: form_text(form, name, _LIMITS[name], required=False) for name in PLACE_FIELDS
-        }
+        entered = form_texts(form, _LIMITS)
     except BadInput as error:
-        return _holds_page(request, None, _entered_as_is(form), error)
+        return _holds_page(request, None, as_entered(form, _LIMITS), error)
     fields: dict[str, Any] = {
         "reason": entered["reason"],
         "case_ref": entered["case_ref"],
@@ -157,6 +155,7 @@ async def place_hold(request: Request) -> Response:
     try:
         hold = await run_in_threadpool(lambda: holds.place(request_context(request), **fields))
     except BadInput as error:
+        # As read (trimmed), unlike act_on_form's as typed: the values the service refused.
         return _holds_page(request, None, entered, error)
     count = len(hold.recording_ids)
     return redirect(
@@ -165,14 +164,6 @@ async def place_hold(request: Request) -> Response:
         f"Hold placed for {hold.case_ref}: {count} recording{'s' if count != 1 else ''} kept "
         f"until it is released. Review it by {day_text(hold.review_on)}.",
     )
-
-
-def _entered_as_is(form: Any) -> dict[str, str]:
-    """What was posted, cut to the field limits, to show again after an error."""
-    return {
-        name: value[: _LIMITS[name]] if isinstance(value := form.get(name), str) else ""
-        for name in PLACE_FIELDS
-    }
 
 
 @router.post("/holds/{hold_id}/release", **page("holds:release"))

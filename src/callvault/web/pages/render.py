@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -24,6 +24,7 @@ from urllib.parse import quote
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from starlette.datastructures import FormData
 
 from callvault import __version__
 from callvault.access.sessions import LiveSession
@@ -222,6 +223,25 @@ def form_text(form: Mapping[str, Any], name: str, limit: int, required: bool = T
     if len(text) > limit:
         raise BadInput(f"{name.replace('_', ' ')} is longer than {limit} characters", name)
     return text
+
+
+def form_texts(form: Mapping[str, Any], fields: Mapping[str, int]) -> dict[str, str]:
+    """Each of ``fields`` (name: longest value) as ``form_text`` reads it, none required."""
+    return {name: form_text(form, name, limit, required=False) for name, limit in fields.items()}
+
+
+def as_entered(
+    form: FormData, fields: Mapping[str, int], lists: Sequence[str] = ()
+) -> dict[str, Any]:
+    """What was typed into ``fields``, each cut to its bound, to show the form again after an
+    error. ``lists`` are fields posted several times (checkboxes): the first 100 of each."""
+    entered: dict[str, Any] = {
+        name: value[:limit] if isinstance(value := form.get(name), str) else ""
+        for name, limit in fields.items()
+    }
+    for name in lists:
+        entered[name] = [value for value in form.getlist(name) if isinstance(value, str)][:100]
+    return entered
 
 
 _ERROR_TITLES = {

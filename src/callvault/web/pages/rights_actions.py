@@ -14,33 +14,32 @@ from collections.abc import Callable
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
-from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, Response
 
 from callvault.context import RequestContext
-from callvault.errors import BadInput, Conflict
+from callvault.errors import BadInput, CallvaultError
 from callvault.rights.erasure import ErasureDecisions
+from callvault.web.pages.forms import Entered, act_on_form
 from callvault.web.pages.names import short_id
-from callvault.web.pages.render import page, redirect, render
+from callvault.web.pages.render import page, render
 from callvault.web.pages.rights_pages import (
     FORM_TITLES,
+    FORMS,
     MANAGE,
     OUTCOME_NAMES,
     RECORDING_PATH,
     REF_PATH,
     STATE_NAMES,
     WAITING_FOR,
-    as_entered,
     count_words,
     deadline_text,
     form_choices,
     form_problem,
     phones_of,
-    read_form,
     rights_of,
 )
 from callvault.web.pages.when import day_text
-from callvault.web.security import request_context, services_of
+from callvault.web.security import services_of
 
 router = APIRouter()
 
@@ -54,15 +53,15 @@ async def _act(
 ) -> Response:
     """Run ``act`` with the form's fields and go back to the request with the message it
     returns; on bad input (or a conflict with the request's state), the form again alone."""
-    form = await request.form()
-    ctx = request_context(request)
     base = f"/rights/{quote(ref, safe='')}"
-    try:
-        message = await run_in_threadpool(act, ctx, read_form(form, form_name))
-    except (BadInput, Conflict) as error:
+    form_id = f"decide-{recording_id}" if recording_id else form_name
+
+    def to_request(ctx: RequestContext, fields: dict[str, str]) -> tuple[str, str]:
+        return base, act(ctx, fields)
+
+    def again(entered: dict[str, Entered], error: CallvaultError) -> HTMLResponse:
         if error.field in {"ref", "recording_id"}:
-            raise  # the request or recording is wrong, not the form: the error page says so
-        form_id = f"decide-{recording_id}" if recording_id else form_name
+            raise error  # the request or recording is wrong, not the form: the error page says so
         return render(
             request,
             "rights_form.html",
@@ -72,11 +71,12 @@ async def _act(
             ref=ref,
             base=base,
             recording_id=recording_id or "",
-            entered={form_id: as_entered(form, form_name)},
+            entered=entered,
             problem=form_problem(form_id, form_name, error),
             choices=form_choices(),
         )
-    return redirect(request, base, message)
+
+    return await act_on_form(request, form_id, FORMS[form_name], to_request, again)
 
 
 def _months(text: str) -> int | None:

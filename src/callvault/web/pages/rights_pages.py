@@ -34,7 +34,7 @@ from callvault.rights.service import CLOSE_OUTCOMES, RightsService
 from callvault.rights.store import rights_items, rights_pauses
 from callvault.rights.terms import KINDS, PAUSE_REASONS
 from callvault.web.pages.names import short_id
-from callvault.web.pages.render import form_text, page, redirect, render
+from callvault.web.pages.render import as_entered, form_texts, page, redirect, render
 from callvault.web.pages.when import day_text, when_text
 from callvault.web.security import request_context, services_of
 
@@ -293,28 +293,17 @@ def phones_of(text: str) -> list[str]:
     return [number.strip() for number in _PHONES.split(text) if number.strip()]
 
 
-def read_form(form: Mapping[str, Any], name: str) -> dict[str, str]:
-    """The form ``name``'s fields, trimmed; BadInput naming one longer than its bound."""
-    return {field: form_text(form, field, limit, required=False)
-            for field, limit in FORMS[name].items()}  # fmt: skip
-
-
-def as_entered(form: Mapping[str, Any], name: str) -> dict[str, str]:
-    """What was posted, cut to the form's bounds, to show again after an error."""
-    return {field: value[:limit] if isinstance(value := form.get(field), str) else ""
-            for field, limit in FORMS[name].items()}  # fmt: skip
-
-
 @router.post("/rights", **page(MANAGE))
 async def open_request(request: Request) -> Response:
     """Register a request: its calls are searched for and, for subject access, held."""
+    # Not through forms.act_on_form, which imports this module's Problem; the same steps.
     form = await request.form()
     try:
-        fields = read_form(form, "open")
+        fields = form_texts(form, FORMS["open"])
         opened = await run_in_threadpool(_open, request, fields)
     except (BadInput, Conflict) as error:
         problem = form_problem("open", "open", error)
-        entered = as_entered(form, "open")
+        entered = as_entered(form, FORMS["open"])
         return await run_in_threadpool(
             _register_page, request, None, False, entered, problem, error.http_status
         )

@@ -24,7 +24,7 @@ from callvault.errors import BadInput
 from callvault.training.model import CHECKLIST, CONSENT_STANDS, MADE, PROPOSED, PUBLISHED, Clip
 from callvault.training.service import LIBRARY_DAYS, PROPOSE, REVIEW, TrainingService
 from callvault.web.pages.names import distinct_names, short_id
-from callvault.web.pages.render import form_text, page, redirect, render
+from callvault.web.pages.render import as_entered, form_text, page, redirect, render
 from callvault.web.pages.when import duration_text, when_text
 from callvault.web.security import request_context, services_of
 
@@ -41,12 +41,14 @@ STATES = {
     "withdrawn": ("Consent withdrawn", "bad"),
     "removed": ("Removed", "bad"),
 }
-PROPOSE_FIELDS = ("start_s", "end_s", "why")
 REVIEW_IDS = {"checks": "checks", "note": "note", "decision": "decision"}
 _MAX_TEXT = 2000  # training/service.py: what a clip teaches; a reviewer's note
 _MAX_TIME = 16
 # A moment in the call as people type it: m:ss or h:mm:ss (a fraction allowed), or seconds.
+# Not review_terms.parse_seconds: that takes 1:75 and 1:60:00 and refuses 100:00.
 _CLOCK = re.compile(r"(?:(\d{1,2}):)?(\d{1,3}):(\d{2}(?:\.\d+)?)|(\d{1,5}(?:\.\d+)?)")
+# The proposal form's fields, with the longest value read.
+PROPOSE_FIELDS = {"start_s": _MAX_TIME, "end_s": _MAX_TIME, "why": _MAX_TEXT}
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,7 +210,8 @@ async def review(request: Request, clip_id: str) -> Response:
     """The reviewer's sign-off: publish (every check confirmed) or reject (with a note)."""
     form = await request.form()
     checks = [value for value in form.getlist("checks") if isinstance(value, str)]
-    entered = {"checks": checks, "note": _as_is(form, "note", _MAX_TEXT)}
+    # The boxes shown ticked again are those the service was given, every one.
+    entered = {**as_entered(form, {"note": _MAX_TEXT}), "checks": checks}
     decision = form.get("decision")
     training = _training(request)
     ctx = request_context(request)
@@ -236,7 +239,7 @@ async def review(request: Request, clip_id: str) -> Response:
 async def propose(request: Request, recording_id: str) -> Response:
     """Propose a clip of the recording (start, end, why); its staff member then decides."""
     form = await request.form()
-    entered = {name: _as_is(form, name, _MAX_TEXT) for name in PROPOSE_FIELDS}
+    entered = as_entered(form, PROPOSE_FIELDS)
     training = _training(request)
     ctx = request_context(request)
     try:
@@ -278,9 +281,3 @@ def _seconds(form: Mapping[str, Any], name: str, label: str) -> float:
     if seconds >= 60 or (found.group(1) is not None and minutes >= 60):
         raise BadInput(f"{label} must be a time in the call, as m:ss (1:05) or seconds (65)", name)
     return hours * 3600 + minutes * 60 + seconds
-
-
-def _as_is(form: Mapping[str, Any], name: str, limit: int) -> str:
-    """What was posted in ``name``, cut to ``limit``, to show again after an error."""
-    value = form.get(name)
-    return value[:limit] if isinstance(value, str) else ""

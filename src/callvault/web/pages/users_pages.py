@@ -39,7 +39,7 @@ from callvault.access.service import SERVICE_ROLES
 from callvault.access.sessions import seconds
 from callvault.access.store import users
 from callvault.errors import BadInput, CallvaultError, Conflict, NotFound
-from callvault.web.pages.render import form_text, page, redirect, render
+from callvault.web.pages.render import as_entered, form_text, page, redirect, render
 from callvault.web.pages.when import day_start, parse_day
 from callvault.web.security import request_context, services_of, signin_of
 
@@ -180,12 +180,6 @@ def _rejected(
     )
 
 
-def _typed(form: Mapping[str, Any], name: str) -> str:
-    """What was typed into ``name``, to put back in the form after an error (cut short)."""
-    value = form.get(name)
-    return value.strip()[:200] if isinstance(value, str) else ""
-
-
 @router.post("/users", **page(MANAGE))
 async def add_person(request: Request) -> Response:
     """Add a person with a generated first password, shown once (as the API does)."""
@@ -202,7 +196,9 @@ async def _add_account(request: Request, kind: str, role_limit: int) -> Response
     """The account the form names, and its first secret (a person's password, a service's
     token) shown once on the page that answers the post; the form again on bad input."""
     form = await request.form()
-    values = {"username": _typed(form, "username"), "role": _typed(form, "role")}
+    # Shown again trimmed, as form_text reads them: the name the account would have had.
+    typed = as_entered(form, {"username": USERNAME_MAX, "role": role_limit})
+    values = {name: text.strip() for name, text in typed.items()}
     access = services_of(request).access
     create = access.add_person if kind == "person" else access.add_service
     try:
