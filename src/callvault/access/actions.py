@@ -135,6 +135,10 @@ ACTIONS: dict[str, frozenset[str]] = {
     ),
     # The job that derives each call's demand facts (line, hour, topics, caller hash).
     "demand:index": frozenset({"system"}),
+    # Re-deriving them under the policy in force now, after its topics or opening hours
+    # change (analytics/demand_reindex.py): administrators, who own the policy file, and the
+    # operator. Counts only come back; readers of the figures do not rebuild them.
+    "demand:reindex": frozenset({"operator", "role:administrator"}),
     # Customer conduct incidents (conduct/service.py): the safety and conduct officer's cases,
     # linking flagged recordings, holds and evidence bundles. Authorised managers act on them
     # too (the policy's staff_safety purpose is theirs as well); the DPO and auditors read.

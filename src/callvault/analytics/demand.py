@@ -58,9 +58,9 @@ class DemandWindow:
         ``--from 2026-07-01`` starts at 23:00 UTC on 30 June); an ISO time with an offset is
         that instant, one without is UK time. ``to`` is exclusive. By default the 28 days to
         now; at most 400 days."""
-        until = _uk_instant(to, "to") or (now or datetime.now(UTC)).astimezone(UTC)
+        until = uk_instant(to, "to") or (now or datetime.now(UTC)).astimezone(UTC)
         try:
-            since = _uk_instant(from_, "from") or until - timedelta(days=DEFAULT_DAYS)
+            since = uk_instant(from_, "from") or until - timedelta(days=DEFAULT_DAYS)
         except OverflowError:
             raise BadInput(f"to {to!r} is too early for a window; {_WHEN_HINT}", "to") from None
         if since >= until:
@@ -86,7 +86,9 @@ class DemandWindow:
         return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
 
-def _uk_instant(value: str | None, name: str) -> datetime | None:
+def uk_instant(value: str | None, name: str) -> datetime | None:
+    """``--from``/``--to`` as an instant (UTC): a day is midnight on UK clocks, an ISO time
+    without an offset is UK time; None for None; BadInput naming ``name`` otherwise."""
     if value is None:
         return None
     text = value.strip()
@@ -407,4 +409,5 @@ __all__ = [
     "demand_csv",
     "demand_report",
     "demand_report_as",
+    "uk_instant",
 ]

@@ -9,7 +9,7 @@ were transcribed since. A row holds:
 - ``out_of_hours``: the start falls outside the line's opening hours (the policy's own where
   the line has none), a bank holiday in England and Wales keeping the hours' own
   ``bank_holidays`` (closed by default). Judged under the policy loaded when the call is
-  indexed;
+  indexed, or re-indexed by a person (``demand_reindex.py``);
 - ``caller_key``: the caller's number as a keyed hash (``caller_key.py``), for inbound calls
   from a number that was not withheld; None for a purged recording (its number is gone, and
   the purge clears the key of one indexed before);
@@ -133,7 +133,7 @@ class DemandIndexer:
                 if not ids:
                     return
                 texts = segment_texts(conn, ids)
-                transcribed = _with_redacted_transcript(conn, ids) | set(texts)
+                transcribed = with_redacted_transcript(conn, ids) | set(texts)
             # The catalogue rows are read again inside the write, share-locked (PostgreSQL;
             # SQLite has one writer): a purge cannot slip between reading a live caller and
             # storing its key, so a purged call never keeps a caller key.
@@ -153,24 +153,13 @@ class DemandIndexer:
         texts: dict[str, list[str]],
         transcribed: set[str],
     ) -> dict[str, Any]:
-        local = _utc(row.started_at).astimezone(UK)
-        hours = self._policy.hours_for(row.line)
         # Purged meanwhile: no transcript any more, like a call purged before indexing.
         done = row.id in transcribed and row.purged_at is None
-        topics = self._matcher.topics_of(texts.get(row.id, []))
+        said = texts.get(row.id, []) if done else None
         return {
             "recording_id": row.id,
-            "line": row.line,
-            "direction": row.direction,
-            "started_at": row.started_at,
-            "local_date": local.date().isoformat(),
-            "local_hour": local.hour,
-            "weekday": local.weekday(),
-            "out_of_hours": not hours.is_open(local, is_bank_holiday(local.date())),
-            "duration_s": float(row.duration_s),
+            **derive(self._policy, self._matcher, row, said),
             "caller_key": _caller_key(row, hasher),
-            "topics": ",".join(topics) if done else None,
-            "transcribed": done,
             "indexed_at": utc_now_iso(),
         }
 
@@ -211,6 +200,28 @@ class DemandIndexer:
             after = done[-1]
 
 
+def derive(
+    policy: Policy, matcher: TopicMatcher, row: Row[Any], said: list[str] | None
+) -> dict[str, Any]:
+    """A call's facts under ``policy``, all but its caller key: from its catalogue row and,
+    once it is transcribed, its redacted transcript's segments (``said``; None while it is
+    not, or when it was purged)."""
+    local = _utc(row.started_at).astimezone(UK)
+    hours = policy.hours_for(row.line)
+    return {
+        "line": row.line,
+        "direction": row.direction,
+        "started_at": row.started_at,
+        "local_date": local.date().isoformat(),
+        "local_hour": local.hour,
+        "weekday": local.weekday(),
+        "out_of_hours": not hours.is_open(local, is_bank_holiday(local.date())),
+        "duration_s": float(row.duration_s),
+        "topics": None if said is None else ",".join(matcher.topics_of(said)),
+        "transcribed": said is not None,
+    }
+
+
 def _unindexed_after(after: str) -> Any:
     """Ids of recordings without a fact row, after ``after``, in order."""
     r = recordings.c
@@ -228,7 +239,9 @@ def _catalogued(ids: Sequence[str]) -> Any:
     ).where(r.id.in_(ids), ~exists().where(demand_calls.c.recording_id == r.id))
 
 
-def _with_redacted_transcript(conn: Connection, ids: Sequence[str]) -> set[str]:
+def with_redacted_transcript(conn: Connection, ids: Sequence[str]) -> set[str]:
+    """Which of ``ids`` have the speech job's redacted transcript (transcribed, even when
+    nobody spoke and no segment was indexed)."""
     if not ids:
         return set()
     query = select(renditions.c.recording_id).where(
@@ -259,4 +272,4 @@ def _insert_new(conn: Connection, facts: list[dict[str, Any]]) -> None:
     )
 
 
-__all__ = ["BATCH", "INDEX", "DemandIndexer", "IndexCounts"]
+__all__ = ["BATCH", "INDEX", "DemandIndexer", "IndexCounts", "derive", "with_redacted_transcript"]

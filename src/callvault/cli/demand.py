@@ -1,4 +1,5 @@
-"""``callvault report demand``: the demand report (registered on the ``report`` group by
+"""``callvault report demand`` and ``callvault report demand-reindex``: the demand report, and
+its facts derived again under the policy in force now (registered on the ``report`` group by
 ``cli/report.py``; docs/demand.md)."""
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from typing import Any
 import click
 
 from callvault.analytics.demand import DemandWindow, demand_csv, demand_report_as
+from callvault.analytics.demand_reindex import DemandReindexer, ReindexWindow
 from callvault.bootstrap import build
 from callvault.cli.access import optional_as_option, person_or_operator
 from callvault.cli.output import emit, json_option
@@ -79,4 +81,37 @@ def _row(*cells: object) -> str:
     )
 
 
-COMMANDS = [demand_command]
+@click.command("demand-reindex")
+@click.option(
+    "--from", "from_",
+    help="Calls from: a UK day (2026-11-01, from midnight UK time) or an ISO time; "
+    "default the first call.",
+)  # fmt: skip
+@click.option("--to", help="Calls to, exclusive (a UK day or an ISO time); default the last.")
+@click.option("--dry-run", is_flag=True, help="Count what would change; write nothing.")
+@optional_as_option
+@json_option
+def reindex_command(
+    from_: str | None, to: str | None, dry_run: bool, as_user: str | None, as_json: bool
+) -> None:
+    """Derive the demand facts of the calls in the window again under the policy in force
+    now (its topics and opening hours), after the council changed them. Purged calls keep
+    their topics and no caller hash is made again. Audited, with counts only."""
+    window = ReindexWindow.parse(from_, to)
+    services = build()
+    ctx = person_or_operator(services, as_user)
+    done = DemandReindexer.for_services(services).run(ctx, window, dry_run=dry_run)
+    emit(as_json, done, lambda: reindex_text(done))
+
+
+def reindex_text(done: dict[str, Any]) -> str:
+    span = f"from {(done['from'] or 'the first call')[:16]} to {(done['to'] or 'the last')[:16]}"
+    verb = "would re-derive" if done["dry_run"] else "re-derived"
+    return (
+        f"{verb} the demand facts of {done['reindexed']} call(s) {span} under policy "
+        f"{done['policy_version']}; {done['unchanged']} unchanged; {done['purged']} purged "
+        "call(s) among them kept their topics"
+    )
+
+
+COMMANDS = [demand_command, reindex_command]
