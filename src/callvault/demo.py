@@ -156,13 +156,16 @@ def prepare_demo_figures(services: Services) -> dict[str, Any]:
     something to show: the demand facts of every call, and last month's quality sample."""
     from callvault.analytics.demand_index import DemandIndexer
     from callvault.analytics.sampling import QualitySampler
+    from callvault.analytics.sampling_rule import month_text, previous_month
     from callvault.jobs.registry import WORKER_ACTOR
 
     system = RequestContext(actor=WORKER_ACTOR, origin="job", request_id="demo")
     indexed = DemandIndexer.for_services(services).run(system).as_dict()
-    drawn = QualitySampler.for_services(services).draw_previous_month(system)
-    return {"demand_indexed": indexed.get("indexed", 0),
-            "quality_sampled": drawn["drawn"] if drawn else 0}  # fmt: skip
+    # The demo's calls are all in now, none can arrive late: last month is drawn at once,
+    # early if its draw day has not come, so the quality pages have a sample on any day.
+    last_month = month_text(*previous_month(datetime.now(UTC)))
+    drawn = QualitySampler.for_services(services).draw(system, last_month, early=True)
+    return {"demand_indexed": indexed.get("indexed", 0), "quality_sampled": drawn["drawn"]}
 
 
 def _seconds_of(audio: bytes) -> float:

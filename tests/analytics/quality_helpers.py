@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from callvault.analytics.sampling import QualitySampler
-from callvault.analytics.sampling_rule import month_bounds, month_text, uk_month_of
+from callvault.analytics.sampling_rule import draw_opens, due_month, month_text, uk_month_of
 from callvault.analytics.store import quality_draws, quality_samples
 from callvault.bootstrap import Services
 from callvault.context import system_context
@@ -30,6 +30,12 @@ def every_call(policy: Policy) -> Policy:
     has far fewer calls per advisor than this."""
     quality = replace(policy.quality, calls_per_advisor=EVERY_CALL, min_duration_s=0.0)
     return replace(policy, quality=quality)
+
+
+def drawable_month(services: Services) -> str:
+    """The latest UK month a person may draw now without asking for an early draw (its draw
+    day has come): last month from the policy's draw day on, the month before until then."""
+    return month_text(*due_month(datetime.now(UTC), services.policy.policy.quality.draw_on_day))
 
 
 def current_case_ref(services: Services, recording_id: str) -> str | None:
@@ -47,16 +53,17 @@ def sampled_case_ref(services: Services, recording_id: str) -> str:
     """The case reference a quality grant for ``recording_id`` must name.
 
     Drawn by the real sampler (its rule, scorecards and audit entries), taking every call of
-    the recording's month (``every_call``), at a moment just after that month ends (test calls
-    are made this month). A month drawn before this recording arrived is drawn again, with a
-    reason, as a manager would.
+    the recording's month (``every_call``), on that month's draw day (the policy's
+    ``quality.draw_on_day`` of the month after; test calls are made this month). A month drawn
+    before this recording arrived is drawn again, with a reason, as a manager would.
     """
     found = current_case_ref(services, recording_id)
     if found is not None:
         return found
     started = datetime.fromisoformat(services.catalog.get(recording_id).started_at)
     year, month = uk_month_of(started)
-    after = month_bounds(year, month)[1] + timedelta(minutes=1)
+    opens = draw_opens(year, month, services.policy.policy.quality.draw_on_day)
+    after = opens + timedelta(minutes=1)
     sampler = QualitySampler(
         services.engine, services.audit, services.permissions,
         every_call(services.policy.policy), clock=lambda: max(datetime.now(UTC), after),

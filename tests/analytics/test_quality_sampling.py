@@ -23,9 +23,9 @@ from analytics.quality_helpers import digest_by_hand, redraw_by_hand
 from audiofixtures import make_call_audio
 from callvault.analytics.sampling import QualitySampler
 from callvault.analytics.sampling_rule import (
+    due_month,
     month_bounds,
     month_text,
-    previous_month,
     uk_month_of,
 )
 from callvault.analytics.store import quality_draws, quality_samples
@@ -55,7 +55,7 @@ class World:
     services: Services
     ctx: RequestContext
     audio: Path
-    month: str  # the UK month just gone
+    month: str  # the latest UK month whose draw day has come (the one the daily job draws)
     start: datetime  # its first instant (UTC)
     calls: list[tuple[str, str]]  # (advisor, recording id), all eligible
 
@@ -91,7 +91,7 @@ class World:
 @pytest.fixture
 def world(services: Services, ctx: RequestContext, call_wav: Path) -> World:
     add_people(services, ctx)
-    year, month = previous_month(datetime.now(UTC))
+    year, month = due_month(datetime.now(UTC), services.policy.policy.quality.draw_on_day)
     start = month_bounds(year, month)[0]
     w = World(services, ctx, call_wav, month_text(year, month), start, [])
     # a1 has more calls than are drawn per advisor, a2 fewer, a3 exactly as many.
@@ -237,7 +237,7 @@ def test_eligible_calls_are_the_uk_months_long_inbound_calls_of_named_advisors(
     services = world.services
     long_call = make_call_audio(tmp_path / "long.wav", seconds=61.0)
     # A month of British Summer Time: UK midnight is 23:00 UTC the day before.
-    year, month = previous_month(datetime.now(UTC))
+    year, month = due_month(datetime.now(UTC), services.policy.policy.quality.draw_on_day)
     while month not in range(4, 10):
         year, month = (year - 1, 12) if month == 1 else (year, month - 1)
     start, end = month_bounds(year, month)
@@ -369,7 +369,7 @@ def test_listing_is_audited_and_filtered(world: World) -> None:
 
 
 def _long_calls(world: World, tmp_path: Path, *agents: str) -> list[str]:
-    """Minute-long calls in the month just gone: eligible under the example policy itself."""
+    """Minute-long calls in the world's month: eligible under the example policy itself."""
     audio = make_call_audio(tmp_path / "minute.wav", seconds=61.0)
     at = world.start + timedelta(days=2)
     return [world.call(f"long-{n}-{agent}", agent, at + timedelta(hours=n), audio)
@@ -415,7 +415,9 @@ def test_the_commands(world: World, cli_env: dict[str, str], tmp_path: Path) -> 
     assert text.returncode == 0 and f"(attempt 2, superseding {draw['draw_id']})" in text.stdout
 
 
-def test_the_daily_job_draws_the_month_just_gone_once(world: World, tmp_path: Path) -> None:
+def test_the_daily_job_draws_the_month_whose_draw_day_came_once(
+    world: World, tmp_path: Path
+) -> None:
     services = world.services
     queue = services.jobs
     assert isinstance(queue, DatabaseQueue)

@@ -2,10 +2,28 @@
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+import yaml
+
+from callvault.policy.loader import parse_policy
+from callvault.policy.model import Policy
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "policies" / "council-example.yaml"
+BASE: dict[str, Any] = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+Mutation = Callable[[dict[str, Any]], object]
+
+
+def load(mutate: Mutation) -> Policy:
+    """The shipped example with ``mutate(data)`` applied, parsed as a file would be."""
+    data = copy.deepcopy(BASE)
+    mutate(data)
+    return parse_policy(yaml.safe_dump(data, sort_keys=False), source="test.yaml")
+
 
 # Every number in shared/seed/call-recording-policy.txt, with the line it belongs to.
 SEED_NUMBERS = [

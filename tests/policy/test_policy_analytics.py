@@ -6,29 +6,13 @@ Every bad value is a ConfigError naming its field path and the fix; good values 
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
+from _policy_seed import Mutation, load
 
 from callvault.errors import ConfigError
 from callvault.policy.analytics_model import ALWAYS_OPEN, OFFICE_HOURS, OpeningHours
-from callvault.policy.loader import parse_policy
-from callvault.policy.model import Policy
-
-EXAMPLE = Path(__file__).resolve().parents[2] / "policies" / "council-example.yaml"
-BASE: dict[str, Any] = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
-Mutation = Callable[[dict[str, Any]], object]
-
-
-def load(mutate: Mutation) -> Policy:
-    data = copy.deepcopy(BASE)
-    mutate(data)
-    return parse_policy(yaml.safe_dump(data, sort_keys=False), source="test.yaml")
 
 
 def hours(**days: object) -> Mutation:
@@ -90,6 +74,12 @@ ERRORS: list[tuple[str, Mutation, str, str]] = [
      "quality.min_duration_s", "0 or more"),
     ("a shortest call that is not a number", quality(min_duration_s=float("nan")),
      "quality.min_duration_s", "0 or more"),
+    ("no draw day", quality(draw_on_day=0), "quality.draw_on_day", "1 to 28"),
+    ("a draw day not every month has", quality(draw_on_day=29), "quality.draw_on_day",
+     "1 to 28"),
+    ("a draw day as yes", quality(draw_on_day=True), "quality.draw_on_day", "day of the month"),
+    ("a draw day in words", quality(draw_on_day="5th"), "quality.draw_on_day", "e.g. 5"),
+    ("a draw day with a fraction", quality(draw_on_day=2.5), "quality.draw_on_day", "1 to 28"),
     ("a question worth nothing", item(0, 1, points=0),
      "quality.scorecards[0].items[1].points", "1 to 100"),
     ("a question worth a fraction", item(0, 1, points=2.5),
@@ -149,6 +139,9 @@ def test_good_values_parse() -> None:
     assert load(lambda d: d.pop("opening_hours")).opening_hours == OFFICE_HOURS
     assert load(lambda d: d.pop("topics")).topics == ()
     assert load(quality(min_duration_s=0)).quality.min_duration_s == 0.0
+    assert load(lambda d: None).quality.draw_on_day == 5
+    assert load(lambda d: d["quality"].pop("draw_on_day")).quality.draw_on_day == 5  # default
+    assert [load(quality(draw_on_day=day)).quality.draw_on_day for day in (1, 28)] == [1, 28]
 
 
 def at(day: str, clock: str) -> datetime:

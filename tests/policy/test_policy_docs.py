@@ -8,7 +8,7 @@ import re
 import pytest
 from _policy_seed import REPO
 
-from callvault.policy import analytics_sections, loader, sections
+from callvault.policy import analytics_sections, keeping, loader, sections
 from callvault.policy.analytics_model import (
     OpeningHours,
     QualitySampling,
@@ -18,6 +18,7 @@ from callvault.policy.analytics_model import (
 )
 from callvault.policy.model import (
     Announcement,
+    Conduct,
     Exclusion,
     Line,
     NumberRange,
@@ -45,10 +46,11 @@ KEY_SETS = {
     "quality": analytics_sections.QUALITY_KEYS,
     "scorecards": analytics_sections.SCORECARD_KEYS,
     "items": analytics_sections.SCORE_ITEM_KEYS,
+    "conduct": keeping.CONDUCT_KEYS,
 }
 MODELS = [
     Policy, Line, Announcement, Retention, Exclusion, NumberRange, Purpose, Role, Recipient,
-    OpeningHours, Topic, QualitySampling, Scorecard, ScoreItem,
+    OpeningHours, Topic, QualitySampling, Scorecard, ScoreItem, Conduct,
 ]  # fmt: skip
 
 

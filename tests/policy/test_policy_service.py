@@ -43,6 +43,7 @@ def test_show_is_plain_json_data() -> None:
         "opening_hours",
         "topics",
         "quality",
+        "conduct",
         "transfers",
         "version",
         "source_sha256",

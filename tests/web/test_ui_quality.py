@@ -20,9 +20,18 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from access.access_helpers import record
-from analytics.quality_helpers import every_call, sampled_case_ref
+from analytics.quality_helpers import drawable_month, every_call, sampled_case_ref
 from callvault.analytics.evaluations import EvaluationService
-from callvault.analytics.sampling_rule import month_bounds, month_text, previous_month, uk_month_of
+from callvault.analytics.sampling import QualitySampler
+from callvault.analytics.sampling_rule import (
+    draw_opens,
+    month_bounds,
+    month_text,
+    parse_month,
+    previous_month,
+    uk_day_text,
+    uk_month_of,
+)
 from callvault.analytics.store import (
     calibrations,
     evaluation_responses,
@@ -302,8 +311,9 @@ def test_the_manager_draws_last_month_once_and_again_only_with_a_reason(
     # Sampling that takes every call, however short (test calls last three seconds).
     policy = PolicyService(every_call(desk.services.policy.policy))
     monkeypatch.setattr(desk.services, "policy", policy)
-    year, month = previous_month(datetime.now(UTC))
-    label, start = month_text(year, month), month_bounds(year, month)[0] + timedelta(days=2)
+    # Last month once its draw day (the 5th) has come; until then the month before.
+    label = drawable_month(desk.services)
+    start = month_bounds(*parse_month(label))[0] + timedelta(days=2)
     desk.call("quality-last-month", started_at=start.isoformat(),
               ended_at=(start + timedelta(seconds=3)).isoformat())  # fmt: skip
     mina = desk.clients["mina"]
@@ -358,6 +368,40 @@ def test_the_manager_draws_last_month_once_and_again_only_with_a_reason(
         assert "Calls the seed draws 1" in said and "Calls stored 1" in said
     actions = [e["action"] for e in desk.services.audit.show(limit=10_000)]
     assert actions.count("quality.verified") == 2
+
+
+def test_before_the_draw_day_the_manager_draws_only_by_ticking_early(
+    desk: QualityDesk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the sampler's clock on the 2nd of next month, this month waits for its draw day
+    (the 5th): the form says so beside the early box, and draws once it is ticked."""
+    recording = desk.call("quality-early")
+    year, month = uk_month_of(
+        datetime.fromisoformat(desk.services.catalog.get(recording).started_at)
+    )
+    label, at = month_text(year, month), month_bounds(year, month)[1] + timedelta(days=1)
+
+    def for_services(cls: type[QualitySampler], services: Services) -> QualitySampler:
+        return cls(services.engine, services.audit, services.permissions,
+                   every_call(services.policy.policy), clock=lambda: at)  # fmt: skip
+
+    monkeypatch.setattr(QualitySampler, "for_services", classmethod(for_services))
+    mina = desk.clients["mina"]
+    refused = post_form(mina, "/quality", "/quality/draws", month=label, reason="")
+    assert refused.status_code == 422
+    checked_page(refused.text)
+    assert 'href="#draw-early"' in refused.text
+    assert 'aria-invalid="true"' in tag_of(refused.text, "draw-early")
+    said = text_of(refused.text)
+    assert uk_day_text(draw_opens(year, month, 5)) in said and "quality.draw_on_day" in said
+    assert desk.count(quality_draws) == 0
+
+    drawn = post_form(mina, "/quality", "/quality/draws", month=label, reason="", early="yes")
+    said = text_of(follow(mina, drawn))
+    assert f"{month_name(label)} drawn (attempt 1): 1 of 1 eligible calls sampled." in said
+    assert "Drawn early: calls uploaded from now on are not in it." in said
+    [entry] = [e for e in desk.services.audit.show(limit=10_000) if e["action"] == "quality.drawn"]
+    assert entry["details"]["early"] is True and entry["actor"] == "mina"
 
 
 # -- calibration ------------------------------------------------------------------------------

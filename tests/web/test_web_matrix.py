@@ -23,10 +23,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from access.access_helpers import record
-from analytics.quality_helpers import sampled_case_ref
+from analytics.quality_helpers import drawable_month, sampled_case_ref
 from callvault.access.grants import Grant, GrantService
 from callvault.analytics.evaluations import EvaluationService
-from callvault.analytics.sampling_rule import month_text, previous_month
 from callvault.analytics.store import quality_draws
 from callvault.bootstrap import Services
 from callvault.conduct.service import IncidentService
@@ -599,7 +598,7 @@ CALLS: dict[tuple[str, str], Call] = {
     ("GET", "/api/v1/quality/draws"): _get("/api/v1/quality/draws"),
     ("POST", "/api/v1/quality/draws"): lambda w, who, _s: w.clients[who].post(
         "/api/v1/quality/draws",
-        json={"month": month_text(*previous_month(datetime.now(UTC))), "reason": "matrix again"},
+        json={"month": drawable_month(w.services), "reason": "matrix again"},
     ),
     ("GET", "/api/v1/quality/draws/{draw_id}/verify"): lambda w, who, _s: w.clients[who].get(
         f"/api/v1/quality/draws/{_a_draw(w)}/verify"
@@ -631,10 +630,9 @@ CALLS: dict[tuple[str, str], Call] = {
     ),
     # The quality pages: the same promises as the quality API.
     ("GET", "/quality"): _get("/quality"),
-    ("POST", "/quality/draws"): _post_form(
-        lambda w, _who, _s: "/quality/draws",
-        month=month_text(*previous_month(datetime.now(UTC))),
-        reason="the matrix draws again",
+    ("POST", "/quality/draws"): lambda w, who, _s: w.clients[who].post(
+        "/quality/draws",
+        data={"month": drawable_month(w.services), "reason": "the matrix draws again"},
     ),
     ("GET", "/quality/draws/{draw_id}"): lambda w, who, _s: w.clients[who].get(
         f"/quality/draws/{_a_draw(w)}"

@@ -1,10 +1,13 @@
 """The monthly quality sample: the system, not a person, picks the calls evaluators hear.
 
-Once a month is over, the month is drawn: for each advisor, ``calls_per_advisor`` calls at
-random (the policy's ``quality:`` section) from their eligible calls, by the rule in
-``sampling_rule.py``. A call is eligible when it was recorded (and not purged), started in
-that UK calendar month, is inbound, lasted at least ``min_duration_s``, names an advisor, is
-on a line some scorecard covers, and was catalogued before the draw.
+Once a month is over and its draw day has come (``quality.draw_on_day`` of the month after,
+UK time, so that calls a PBX uploads days late are in), the month is drawn: for each advisor,
+``calls_per_advisor`` calls at random (the policy's ``quality:`` section) from their eligible
+calls, by the rule in ``sampling_rule.py``. A person may draw before the draw day only by
+asking for an early draw, which its audit entry records. A call is eligible when it was
+recorded (and not purged), started in that UK calendar month, is inbound, lasted at least
+``min_duration_s``, names an advisor, is on a line some scorecard covers, and was catalogued
+before the draw.
 
 The draw's seed, its parameters and a digest of the sample go into the audit trail in the same
 transaction as the draw, so anyone can re-draw the sample from the trail alone and compare
@@ -30,6 +33,7 @@ from callvault.access.actions import Permissions
 from callvault.access.grants import check_id
 from callvault.access.quality_gate import QUALITY_PURPOSE
 from callvault.access.refusals import require_permission
+from callvault.analytics.evaluation_expiry import last_due_month
 from callvault.analytics.sampling_check import DrawRules, check_draw, eligible_calls
 from callvault.analytics.sampling_rule import (
     MAX_CASE_NUMBER,
@@ -37,13 +41,16 @@ from callvault.analytics.sampling_rule import (
     case_number,
     case_prefix,
     case_ref,
+    draw_opens,
     draw_sample,
+    due_month,
     month_bounds,
     month_text,
     new_seed,
     parse_month,
     previous_month,
     sample_digest,
+    uk_day_text,
 )
 from callvault.analytics.store import quality_draws, quality_samples
 from callvault.audit.service import AuditLog
@@ -70,6 +77,15 @@ Clock = Callable[[], datetime]
 
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _too_early(label: str, opens: datetime, day: int) -> str:
+    return (
+        f"{label} is drawn from {uk_day_text(opens)} (the policy's quality.draw_on_day is "
+        f"{day}), once calls uploaded late are in; drawn now, it would leave out every call "
+        f"of {label} not uploaded yet, and a month is drawn once. To draw it now anyway, ask "
+        "for an early draw (`callvault quality draw --early`, or `early: true` over the API)"
+    )
 
 
 def _reason(reason: str | None) -> str | None:
@@ -105,8 +121,12 @@ class QualitySampler:
         return cls(services.engine, services.audit, services.permissions, services.policy.policy)
 
     # -- drawing ---------------------------------------------------------------------------------
-    def draw(self, ctx: RequestContext, month: str, reason: str | None = None) -> dict[str, Any]:
-        """Draw ``month``'s sample (``YYYY-MM``, a UK month that is over). A month already
+    def draw(
+        self, ctx: RequestContext, month: str, reason: str | None = None, *, early: bool = False
+    ) -> dict[str, Any]:
+        """Draw ``month``'s sample (``YYYY-MM``, a UK month that is over) from its draw day on
+        (``quality.draw_on_day`` of the month after), or before it only when ``early`` (the
+        entry then says so: calls uploaded after the draw are not in it). A month already
         drawn is drawn again only with a ``reason``: the earlier draw is kept, superseded."""
         self._require(ctx, DRAW, None)
         year, mon = parse_month(month)
@@ -114,43 +134,65 @@ class QualitySampler:
         now = self._clock()
         if now < month_bounds(year, mon)[1]:
             raise BadInput(f"{label} is not over yet; a month is drawn once it has ended "
-                           "(the monthly job draws the month just gone)", "month")  # fmt: skip
+                           "(the daily job draws it from its draw day)", "month")  # fmt: skip
+        keep = self._policy.quality.keep_evaluations
+        if label <= month_text(*last_due_month(now, keep)):
+            # Its records would be deleted at the next retention run, and a year whose samples
+            # are all gone would number references from 1 again, handing out old ones.
+            raise BadInput(f"{label} ended more than {keep.describe()} ago (the policy's "
+                           "quality.keep_evaluations): its samples and evaluations would be "
+                           "deleted at once, so it is not drawn", "month")  # fmt: skip
+        day = self._policy.quality.draw_on_day
+        opens = draw_opens(year, mon, day)
+        if now < opens and not early:
+            raise BadInput(_too_early(label, opens, day), "early")
         rules = self._rules(year)
+        timing = {"draw_on_day": day, "early": now < opens}
         ctx = replace(ctx, purpose=QUALITY_PURPOSE, case_ref=None)
         try:
             with transaction(self._engine) as conn:
-                return self._draw(conn, ctx, year, mon, rules, why, _iso(now))
+                return self._draw(conn, ctx, (year, mon), rules, why, _iso(now), timing)
         except IntegrityError:
             raise Conflict(f"{label} was drawn by someone else at the same moment; nothing was "
                            f"changed: see `callvault quality draws --month {label}`",
                            "month") from None  # fmt: skip
 
-    def draw_previous_month(self, ctx: RequestContext) -> dict[str, Any] | None:
-        """The monthly job: draw the UK month just gone, unless it is drawn already or the
-        policy asks for no sampling (no scorecard). Idempotent."""
+    def draw_due_month(self, ctx: RequestContext) -> dict[str, Any]:
+        """The daily job: draw the latest UK month whose draw day has come (``due_month``),
+        unless it is drawn already or the policy asks for no sampling (no scorecard). Says
+        what it did (``outcome``) and, while the month just gone still waits for calls
+        uploaded late, from when it is drawn (``waiting``). Idempotent."""
         self._require(ctx, DRAW, None)
+        now, day = self._clock(), self._policy.quality.draw_on_day
+        label = month_text(*due_month(now, day))
+        just_gone = previous_month(now)
+        opens = draw_opens(*just_gone, day)
+        waiting = None if now >= opens else {"month": month_text(*just_gone),
+                                             "draw_from": opens.isoformat()}  # fmt: skip
+        done: dict[str, Any] = {"month": label, "waiting": waiting, "draw": None}
         if not self._policy.quality.scorecards:
-            return None
-        label = month_text(*previous_month(self._clock()))
+            return done | {"outcome": "no_scorecard"}
         with self._engine.connect() as conn:
             if self._latest(conn, label) is not None:
-                return None
+                return done | {"outcome": "drawn_already"}
         try:
-            return self.draw(ctx, label)
-        except Conflict:
-            return None  # drawn meanwhile (a manager, another worker): that draw stands
+            drawn = self.draw(ctx, label)
+        except Conflict:  # drawn meanwhile (a manager, another worker): that draw stands
+            return done | {"outcome": "drawn_already"}
+        outcome = "drawn" if drawn["draw_id"] is not None else "no_eligible_calls"
+        return done | {"outcome": outcome, "draw": drawn}
 
     def _draw(
         self,
         conn: Connection,
         ctx: RequestContext,
-        year: int,
-        month: int,
+        when: tuple[int, int],
         rules: DrawRules,
         why: str | None,
         drawn_at: str,
+        timing: dict[str, Any],
     ) -> dict[str, Any]:
-        label = month_text(year, month)
+        (year, month), label = when, month_text(*when)
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _DRAW_LOCK})
         current = self._latest(conn, label)
@@ -163,7 +205,8 @@ class QualitySampler:
             )
         eligible = eligible_calls(conn, year, month, rules, drawn_at)
         if not eligible.calls:
-            return {"draw_id": None, "month": label, "eligible": 0, "drawn": 0, "samples": []}
+            return {"draw_id": None, "month": label, "eligible": 0, "drawn": 0, "samples": [],
+                    **timing}  # fmt: skip
         seed = new_seed()
         sample = draw_sample(seed, eligible.calls, rules.per_advisor)
         attempt = 1 if current is None else current.attempt + 1
@@ -182,6 +225,7 @@ class QualitySampler:
             **rules.as_details(), "drawn_at": drawn_at, "eligible": len(eligible.calls),
             "drawn": len(sample), "advisors": len({agent for agent, _ in sample}),
             "policy_version": self._policy.version, "sample_sha256": sample_digest(sample),
+            **timing,
         }  # fmt: skip
         if why is not None:
             details["reason"] = why
@@ -192,7 +236,7 @@ class QualitySampler:
                            details=details)  # fmt: skip
         shown = {key: value for key, value in row.items() if key != "id"}
         return {"draw_id": draw_id, **shown, "digest": details["sample_sha256"],
-                "superseded_draw_id": current.id if current else None,
+                "superseded_draw_id": current.id if current else None, **timing,
                 "samples": samples}  # fmt: skip
 
     def _supersede(self, conn: Connection, draw_id: str, at: str) -> None:

@@ -72,6 +72,29 @@ def previous_month(moment: datetime) -> tuple[int, int]:
     return (year - 1, 12) if month == 1 else (year, month - 1)
 
 
+def draw_opens(year: int, month: int, draw_on_day: int) -> datetime:
+    """When ``month`` may be drawn: UK midnight starting day ``draw_on_day`` of the month
+    after (the policy's ``quality.draw_on_day``), in UTC. Calls a PBX uploads late arrive by
+    then, and a month is drawn once."""
+    after = (year + 1, 1) if month == 12 else (year, month + 1)
+    return datetime(*after, draw_on_day, tzinfo=UK).astimezone(UTC)
+
+
+def due_month(moment: datetime, draw_on_day: int) -> tuple[int, int]:
+    """The latest UK month whose draw day has come by ``moment``: the month before, from its
+    draw day on; until then the one before that."""
+    year, month = previous_month(moment)
+    if moment < draw_opens(year, month, draw_on_day):
+        return (year - 1, 12) if month == 1 else (year, month - 1)
+    return year, month
+
+
+def uk_day_text(moment: datetime) -> str:
+    """The UK date of ``moment`` as people write it: "5 December 2026"."""
+    local = moment.astimezone(UK)
+    return f"{local.day} {local:%B %Y}"
+
+
 def new_seed() -> str:
     return secrets.token_hex(SEED_BYTES)
 
@@ -133,7 +156,9 @@ __all__ = [
     "case_prefix",
     "case_ref",
     "check_seed",
+    "draw_opens",
     "draw_sample",
+    "due_month",
     "month_bounds",
     "month_text",
     "new_seed",
@@ -141,5 +166,6 @@ __all__ = [
     "previous_month",
     "rank",
     "sample_digest",
+    "uk_day_text",
     "uk_month_of",
 ]

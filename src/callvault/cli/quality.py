@@ -25,9 +25,10 @@ def _drawn_text(draw: dict[str, Any]) -> str:
         return f"{draw['month']}: no eligible calls; nothing drawn"
     advisors = len({s["agent"] for s in draw["samples"]})
     again = f", superseding {draw['superseded_draw_id']}" if draw["superseded_draw_id"] else ""
+    early = ", early: calls uploaded from now on are not in it" if draw["early"] else ""
     lines = [
-        f"drew {draw['month']} (attempt {draw['attempt']}{again}): {draw['drawn']} calls for "
-        f"{advisors} advisors from {draw['eligible']} eligible",
+        f"drew {draw['month']} (attempt {draw['attempt']}{again}{early}): {draw['drawn']} calls "
+        f"for {advisors} advisors from {draw['eligible']} eligible",
         f"draw {draw['draw_id']}  seed {draw['seed']}",
     ]
     lines += [f"  {s['case_ref']}  {s['agent']:<20} {s['recording_id']}" for s in draw["samples"]]
@@ -71,15 +72,25 @@ def quality_group() -> None:
 
 
 @quality_group.command("draw")
-@click.option("--month", required=True, metavar="YYYY-MM", help="A UK month that is over.")
+@click.option(
+    "--month", required=True, metavar="YYYY-MM",
+    help="A UK month that is over and whose draw day has come (or pass --early).",
+)  # fmt: skip
 @click.option("--reason", help="Why a month already drawn is drawn again (at least 10 characters).")
+@click.option(
+    "--early", is_flag=True,
+    help="Draw before the month's draw day (the policy's quality.draw_on_day of the next "
+    "month): calls uploaded after now are left out, and the audit entry says early.",
+)  # fmt: skip
 @optional_as_option
 @json_option
-def draw_command(month: str, reason: str | None, as_user: str | None, as_json: bool) -> None:
-    """Draw a month's sample (the daily job draws the month just gone by itself). A month is
-    drawn once; drawing it again needs --reason and keeps the first draw, superseded."""
+def draw_command(
+    month: str, reason: str | None, early: bool, as_user: str | None, as_json: bool
+) -> None:
+    """Draw a month's sample (the daily job draws each month by itself on its draw day). A
+    month is drawn once; drawing it again needs --reason and keeps the first draw, superseded."""
     ctx, sampler = _sampler(as_user)
-    draw = sampler.draw(ctx, month, reason)
+    draw = sampler.draw(ctx, month, reason, early=early)
     emit(as_json, draw, lambda: _drawn_text(draw))
 
 

@@ -27,7 +27,8 @@ def retention_group() -> None:
 @click.option("--dry-run", is_flag=True, help="Only say what would be purged; change nothing.")
 @json_option
 def run_command(now_text: str | None, dry_run: bool, as_json: bool) -> None:
-    """Shred, delete and certify every expired recording no legal hold covers."""
+    """Shred, delete and certify every expired recording no legal hold covers; delete the
+    quality evaluations and closed incidents the policy keeps no longer."""
     now = _parse_now(now_text) if now_text else None
     report = build().retention.run(operator_context(), now=now, dry_run=dry_run)
     emit(as_json, report.as_dict(), lambda: _describe(report))
@@ -56,6 +57,14 @@ def _describe(report: RunReport) -> str:
         f"retention of line {c['line']} changed to {c['to']}: {c['recordings']} dates moved"
         for c in report.recomputed
     ]
+    gone = report.expired
+    if any(gone.values()):
+        verb = "would delete" if report.dry_run else "deleted"
+        lines.append(
+            f"kept long enough, {verb}: {gone['evaluations_expired']} quality evaluations, "
+            f"{gone['quality_samples_expired']} sampled calls, {gone['incidents_expired']} "
+            f"closed incidents ({gone['incidents_held']} more kept by a hold)"
+        )
     return "\n".join(lines)
 
 

@@ -311,13 +311,13 @@ def _text(value: str | None, field: str, limit: int, *, required: bool = False) 
 
 
 def _next_ref(conn: Connection, year: int) -> str:
-    """``SAF-<year>-<n>``, n one more than the year's count (the unique column refuses a
-    concurrent twin, whose transaction then fails and changes nothing)."""
+    """``SAF-<year>-<n>``, n one more than the year's highest (not its count: expired
+    incidents leave gaps, and a reference must never name two incidents). The unique column
+    refuses a concurrent twin, whose transaction then fails and changes nothing."""
     prefix = f"SAF-{year}-"
-    taken = conn.execute(
-        select(func.count()).where(incidents.c.ref.like(f"{prefix}%"))
-    ).scalar_one()
-    return f"{prefix}{taken + 1:04d}"
+    refs = conn.execute(select(incidents.c.ref).where(incidents.c.ref.like(f"{prefix}%")))
+    numbers = [int(ref[len(prefix) :]) for ref in refs.scalars() if ref[len(prefix) :].isdigit()]
+    return f"{prefix}{max(numbers, default=0) + 1:04d}"
 
 
 def _linked(conn: Connection, incident_id: str, recording_id: str) -> bool:

@@ -1,9 +1,10 @@
 """``retention.purge`` (queue ``retention``, daily): the scheduled purge.
 
 Nobody has to remember to delete: every day the worker purges what the retention schedule
-says is due (``retention/purge.py``), as the named system actor. A purge already running
-elsewhere (a second worker, or an operator's ``callvault retention run``) is not an error:
-that run does the work, and this job ends.
+says is due (``retention/purge.py``), and the quality evaluations and closed incidents the
+policy keeps no longer (``retention/records.py``), as the named system actor. A purge
+already running elsewhere (a second worker, or an operator's ``callvault retention run``) is
+not an error: that run does the work, and this job ends.
 """
 
 from __future__ import annotations

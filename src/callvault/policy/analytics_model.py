@@ -11,6 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from callvault.policy.model import Retention
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 MINUTES_PER_DAY = 24 * 60
@@ -41,6 +45,13 @@ class OpeningHours:
         if not spans:
             return "closed"
         return ", ".join(f"{_clock(start)}-{_clock(end)}" for start, end in spans)
+
+
+def _two_years() -> Retention:
+    # Here, not at the top: policy.model imports this module.
+    from callvault.policy.model import Retention
+
+    return Retention(months=24)
 
 
 def _clock(minute: int) -> str:
@@ -86,12 +97,17 @@ class Scorecard:
 
 @dataclass(frozen=True, slots=True)
 class QualitySampling:
-    """How many calls the system draws for each advisor each month, and which calls qualify
-    (long enough to judge)."""
+    """How many calls the system draws for each advisor each month, which calls qualify
+    (long enough to judge), and from which day of the next month (UK) a month is drawn."""
 
     calls_per_advisor: int = 4
     min_duration_s: float = 60.0
     scorecards: tuple[Scorecard, ...] = field(default=())
+    # A month is drawn on or after this day of the next (1-28): PBXs upload calls days late.
+    draw_on_day: int = 5
+    # How long evaluations, responses, calibrations and the draw's samples are kept after
+    # the month drawn ends (UK GDPR Art. 5(1)(e)); the retention run deletes them then.
+    keep_evaluations: Retention = field(default_factory=_two_years)
 
     def scorecard_for(self, line: str) -> Scorecard | None:
         """The first scorecard naming ``line``, else the first that covers every line."""

@@ -22,6 +22,7 @@ from callvault.policy.analytics_model import (
     ScoreItem,
     Topic,
 )
+from callvault.policy.keeping import KEEP_EVALUATIONS, LEAST_EVALUATION_MONTHS, keep_period
 from callvault.policy.sections import (
     at,
     check_keys,
@@ -35,7 +36,9 @@ from callvault.policy.sections import (
 
 HOURS_KEYS = frozenset({*WEEKDAYS, "weekdays", "weekend", "bank_holidays"})
 TOPIC_KEYS = frozenset({"id", "name", "words"})
-QUALITY_KEYS = frozenset({"calls_per_advisor", "min_duration_s", "scorecards"})
+QUALITY_KEYS = frozenset(
+    {"calls_per_advisor", "min_duration_s", "scorecards", "draw_on_day", "keep_evaluations"}
+)
 SCORECARD_KEYS = frozenset({"id", "name", "lines", "items"})
 SCORE_ITEM_KEYS = frozenset({"id", "question", "points"})
 
@@ -136,7 +139,24 @@ def read_quality(value: object, path: str, line_ids: frozenset[str]) -> QualityS
         raise fail(at(path, "min_duration_s"), "write a number of seconds, 0 or more, e.g. 60")
     cards = read_list(data, "scorecards", path, lambda i, p: _scorecard(i, p, line_ids))
     _unique([card.id for card in cards], at(path, "scorecards"))
-    return QualitySampling(per_advisor, float(shortest), cards)
+    draw_day = _draw_on_day(data.get("draw_on_day", 5), at(path, "draw_on_day"))
+    kept = keep_period(
+        data, "keep_evaluations", path, KEEP_EVALUATIONS, least_months=LEAST_EVALUATION_MONTHS
+    )
+    return QualitySampling(
+        per_advisor, float(shortest), cards, draw_on_day=draw_day, keep_evaluations=kept
+    )
+
+
+def _draw_on_day(value: object, field: str) -> int:
+    # 28 at most: every month has a 28th, so every month has its draw day.
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 28:
+        raise fail(
+            field,
+            "write a day of the month from 1 to 28, e.g. 5: each month is drawn on or after "
+            "that day of the next (UK time), once calls uploaded late are in",
+        )
+    return value
 
 
 def _scorecard(item: object, path: str, line_ids: frozenset[str]) -> Scorecard:

@@ -24,6 +24,7 @@ import yaml
 from callvault.errors import ConfigError
 from callvault.policy import sections
 from callvault.policy.analytics_sections import read_opening_hours, read_quality, read_topics
+from callvault.policy.keeping import read_conduct
 from callvault.policy.model import Exclusion, Line, Policy, Purpose, Recipient, Role
 from callvault.policy.transfers_section import read_transfers
 
@@ -43,6 +44,7 @@ POLICY_KEYS = frozenset(
         "topics",
         "quality",
         "transfers",
+        "conduct",
     }
 )
 
@@ -156,6 +158,7 @@ def _build(data: object) -> Policy:
         opening_hours=read_opening_hours(top.get("opening_hours"), "opening_hours"),
         topics=read_topics(top),
         quality=read_quality(top.get("quality"), "quality", frozenset(ln.id for ln in lines)),
+        conduct=read_conduct(top.get("conduct"), "conduct"),
         transfers=read_transfers(top.get("transfers")),
     )
 

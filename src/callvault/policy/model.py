@@ -45,6 +45,22 @@ class Retention:
             parts.append(f"{self.days} day{'s' if self.days != 1 else ''}")
         return " ".join(parts)
 
+    def back_from(self, end: datetime) -> datetime:
+        """The start whose period ends at ``end``: ``add_to`` the other way round (the days
+        off first, then the months, clamped to the month's end)."""
+        moment = end - timedelta(days=self.days)
+        year, month_index = divmod(moment.year * 12 + moment.month - 1 - self.months, 12)
+        day = min(moment.day, calendar.monthrange(year, month_index + 1)[1])
+        return moment.replace(year=year, month=month_index + 1, day=day)
+
+
+@dataclass(frozen=True, slots=True)
+class Conduct:
+    """How long customer conduct incidents are kept once closed (an open one is kept while
+    it is open). Six years is the Limitation Act 1980 period for most civil claims."""
+
+    keep_closed_incidents: Retention = Retention(months=72)
+
 
 @dataclass(frozen=True, slots=True)
 class Announcement:
@@ -220,6 +236,7 @@ class Policy:
     opening_hours: OpeningHours = OFFICE_HOURS
     topics: tuple[Topic, ...] = ()
     quality: QualitySampling = field(default_factory=QualitySampling)
+    conduct: Conduct = field(default_factory=Conduct)
     transfers: tuple[Transfer, ...] = ()  # outside the UK; none when empty
     version: str = ""
     source_sha256: str = ""

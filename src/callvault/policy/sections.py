@@ -198,6 +198,12 @@ def retention(value: object, path: str) -> Retention:
     field = at(path, "retention")
     if value is None:
         raise fail(field, f"missing; {_RETENTION_HINT}")
+    return period(value, field, "retention: 12 months", _RETENTION_HINT)
+
+
+def period(value: object, field: str, example: str, why: str) -> Retention:
+    """A period written as ``retention`` is, at ``field``; errors show ``example`` (``key:
+    value``) and, for a period of zero, ``why`` one is needed."""
     if isinstance(value, str) and _RETENTION_TEXT.match(value):
         months = days = 0
         for count, unit in _RETENTION_PART.findall(value):
@@ -213,9 +219,9 @@ def retention(value: object, path: str) -> Retention:
         if not (isinstance(months, int) and isinstance(days, int)) or isinstance(months, bool):
             raise fail(field, "months and days must be whole numbers, e.g. `months: 12`")
     else:
-        raise fail(field, f"{value!r} is not a period; write e.g. `retention: 12 months`")
+        raise fail(field, f"{value!r} is not a period; write e.g. `{example}`")
     if months < 0 or days < 0 or months + days == 0:
-        raise fail(field, f"the period must be longer than zero; {_RETENTION_HINT}")
+        raise fail(field, f"the period must be longer than zero; {why}")
     return Retention(months=months, days=days)
 
 

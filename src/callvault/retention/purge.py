@@ -21,7 +21,7 @@ pending) and are deleted by a later run.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -57,6 +57,7 @@ from callvault.retention.holding import (
 )
 from callvault.retention.ledger import Erasure, ErasureLedger
 from callvault.retention.periods import apply_policy_periods
+from callvault.retention.records import expire_records
 from callvault.retention.runs import RunCounts, beat, fail_run, finish_run, start_run
 from callvault.retention.store import disposals
 from callvault.speech.store import redactions, review_flags
@@ -130,6 +131,8 @@ class RunReport:
     counts: RunCounts
     recomputed: list[dict[str, Any]]
     due: list[str]
+    # Records built on recordings deleted (a dry run: due) as of the run (retention/records.py).
+    expired: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -143,6 +146,7 @@ class RunReport:
             "recomputed": self.recomputed,
             # A dry run names what it would purge (at most the first thousand).
             "would_purge": self.due[:1000] if self.dry_run else [],
+            **self.expired,
         }
 
 
@@ -168,13 +172,17 @@ class RetentionService:
         real_now = self._clock()
         as_of = _as_of(now, real_now, dry_run)
         if dry_run:
-            return self._preview(as_of)
+            expired = expire_records(
+                self._engine, self._audit, ctx, self._policy, as_of, dry_run=True
+            )
+            return replace(self._preview(as_of), expired=expired)
         run_id = start_run(self._engine, ctx.actor.name, as_of, real_now)
         try:
             with transaction(self._engine) as conn:
                 recomputed = apply_policy_periods(conn, self._audit, ctx, self._policy, real_now)
             resumed, _still_locked = self._finish_shredded(ctx)
             purged, held = self._purge_due(ctx, run_id, as_of)
+            expired = expire_records(self._engine, self._audit, ctx, self._policy, as_of)
             counts = RunCounts(
                 resumed + purged, held, self._count_kept(as_of), self._count_pending()
             )
@@ -182,7 +190,7 @@ class RetentionService:
         except BaseException:
             fail_run(self._engine, run_id, self._clock())
             raise
-        return RunReport(run_id, as_of.isoformat(), False, counts, recomputed, [])
+        return RunReport(run_id, as_of.isoformat(), False, counts, recomputed, [], expired)
 
     def reapply(self, ctx: RequestContext, erasures: Sequence[Erasure]) -> int:
         """Erase again what the ledger says was erased (after a restore); return how many.

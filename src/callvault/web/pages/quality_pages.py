@@ -22,7 +22,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from callvault.analytics.evaluations import OWN
 from callvault.analytics.sampling import DRAW, MIN_REASON, READ
-from callvault.analytics.sampling_rule import month_text, previous_month
+from callvault.analytics.sampling_rule import due_month, month_text
 from callvault.context import RequestContext
 from callvault.errors import BadInput, CallvaultError, Conflict
 from callvault.web.pages.forms import Entered, act_on_form, problem_of
@@ -51,7 +51,7 @@ router = APIRouter()
 DRAW_PATH = Path(max_length=64)
 EVALUATION_PATH = Path(max_length=64)
 # The draw form's fields and the longest value read; the sampler applies the real limits.
-DRAW_FORM = {"month": 32, "reason": MAX_TEXT}
+DRAW_FORM = {"month": 32, "reason": MAX_TEXT, "early": 8}
 RESPOND_FORM = {"agrees": 8, "response": MAX_TEXT}
 AGREES = {"yes": True, "no": False}
 
@@ -112,6 +112,7 @@ def quality_page(
             problem, status_code = Problem(error.message, "show-month"), error.http_status
             chosen = None
     of_record = {e["case_ref"]: e for e in evaluations(request).evaluations(ctx)} if samples else {}
+    draw_on_day = services_of(request).policy.policy.quality.draw_on_day
     return render(
         request,
         "quality.html",
@@ -124,7 +125,9 @@ def quality_page(
         sessions=open_sessions(request, ctx),
         may_draw=may(request, ctx, DRAW),
         **listening(request, ctx),
-        last_month=month_text(*previous_month(datetime.now(UTC))),
+        # The month the daily job would draw now: the latest whose draw day has come.
+        last_month=month_text(*due_month(datetime.now(UTC), draw_on_day)),
+        draw_on_day=draw_on_day,
         min_reason=MIN_REASON,
         entered=entered or {},
         problem=problem,
@@ -172,13 +175,13 @@ def _draw_rows(draws: list[dict[str, Any]]) -> list[DrawRow]:
 
 @router.post("/quality/draws", **page(DRAW))
 async def draw_month(request: Request) -> Response:
-    """Draw a month that is over; drawing it again needs a reason (the earlier draw is kept,
-    superseded)."""
+    """Draw a month that is over, from its draw day (before it only with "early" ticked);
+    drawing it again needs a reason (the earlier draw is kept, superseded)."""
 
     def act(ctx: RequestContext, fields: dict[str, str]) -> tuple[str, str]:
-        reason = fields["reason"] or None
+        reason, early = fields["reason"] or None, fields["early"] == "yes"
         try:
-            drawn = samplers(request).draw(ctx, fields["month"], reason)
+            drawn = samplers(request).draw(ctx, fields["month"], reason, early=early)
         except Conflict as error:
             if reason is None:  # the month is drawn: the fix is a reason, so say it there
                 raise Conflict(error.message, "reason") from error
@@ -192,6 +195,7 @@ async def draw_month(request: Request) -> Response:
         return f"/quality?month={label}", (
             f"{month_name(label)} drawn (attempt {drawn['attempt']}): {drawn['drawn']} of "
             f"{drawn['eligible']} eligible calls sampled."
+            + (" Drawn early: calls uploaded from now on are not in it." if drawn["early"] else "")
         )
 
     def again(entered: dict[str, Entered], error: CallvaultError) -> HTMLResponse:

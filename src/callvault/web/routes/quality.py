@@ -18,6 +18,11 @@ router = APIRouter(prefix="/api/v1/quality", tags=["quality"])
 class DrawIn(BaseModel):
     month: str = Field(default="", description="The UK month to draw, YYYY-MM (it must be over).")
     reason: str | None = Field(default=None, description="Required to draw a month again.")
+    early: bool = Field(
+        default=False,
+        description="Draw before the month's draw day (quality.draw_on_day of the next "
+        "month); calls uploaded after the draw are left out.",
+    )
 
 
 class EvaluationIn(BaseModel):
@@ -59,8 +64,11 @@ def list_draws(
 
 @router.post("/draws", status_code=201, **declares("quality:draw"))
 def draw_month(request: Request, body: DrawIn) -> dict[str, Any]:
-    """Draw a month's sample; a month already drawn needs a reason (409 without one)."""
-    return _sampler(request).draw(request_context(request), body.month, body.reason)
+    """Draw a month's sample from its draw day on (before it only with ``early``; 422
+    without); a month already drawn needs a reason (409 without one)."""
+    return _sampler(request).draw(
+        request_context(request), body.month, body.reason, early=body.early
+    )
 
 
 @router.get("/draws/{draw_id}/verify", **declares("quality:read"))
