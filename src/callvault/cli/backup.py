@@ -18,8 +18,8 @@ from callvault.maintenance.restore import RestoreResult, reapply_ledger, restore
 @json_option
 def backup_command(out_dir: Path, as_json: bool) -> None:
     """Copy the database, the encrypted blobs of recordings and training clips, the settings
-    and the policy into a new folder under OUT_DIR, while callvault runs. Key files are never included: keep them
-    apart (docs/backup.md). Embedded homes only (SQLite and files)."""
+    and the policy into a new folder under OUT_DIR, while callvault runs. Key files are never
+    included: keep them apart (docs/backup.md). Embedded homes only (SQLite and files)."""
     ctx = operator_context()
     require(ctx.actor, "store:backup")
     result = backup_home(build(), ctx, out_dir)
@@ -39,7 +39,8 @@ def backup_command(out_dir: Path, as_json: bool) -> None:
 @json_option
 def restore_command(backup_dir: Path | None, ledger_only: bool, as_json: bool) -> None:
     """Restore a backup into this home, then erase again every recording erased, and remove
-    every training clip removed, since it was made (the erasure ledger). Stop `serve` and every `worker` first."""
+    every training clip removed, since it was made (the erasure ledger). Stop `serve` and
+    every `worker` first."""
     if ledger_only == (backup_dir is not None):
         raise click.UsageError("give either BACKUP_DIR or --ledger-only")
     ctx = operator_context()
