@@ -27,6 +27,7 @@ from web_pages import (
     buttons,
     checked_page,
     csrf_of,
+    embedded_leg,  # noqa: F401  (the embedded leg only)
     follow,
     headings,
     post_form,

@@ -20,7 +20,16 @@ from callvault.access.grants import GrantService
 from callvault.access.store import grants as grants_table
 from callvault.bootstrap import Services
 from callvault.context import RequestContext, system_context
-from web_pages import SignedIn, checked_page, csrf_of, headings, post_form, tag_of, text_of
+from web_pages import (
+    SignedIn,
+    checked_page,
+    csrf_of,
+    embedded_leg,  # noqa: F401  (the embedded leg only)
+    headings,
+    post_form,
+    tag_of,
+    text_of,
+)
 from web_people import PASSWORD
 
 PEOPLE = {

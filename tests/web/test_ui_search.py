@@ -22,7 +22,14 @@ from callvault.catalog.fulltext import Segment, index_segments
 from callvault.context import RequestContext, system_context
 from callvault.db import transaction
 from callvault.web.pages import search as search_page
-from web_pages import SignedIn, checked_page, sent_back_to, tag_of, text_of
+from web_pages import (
+    SignedIn,
+    checked_page,
+    embedded_leg,  # noqa: F401  (the embedded leg only)
+    sent_back_to,
+    tag_of,
+    text_of,
+)
 from web_people import PASSWORD
 
 LONDON = ZoneInfo("Europe/London")
