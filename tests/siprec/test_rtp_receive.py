@@ -10,7 +10,21 @@ import time
 from callvault.capture.siprec.media import PortRange, SessionMedia
 
 
+def _kernel_stamping_on() -> socket.socket:
+    """A socket that asks for receive stamps, held for the test. Linux turns stamping on
+    for the whole stack lazily, by deferred work after the first socket asks; a datagram that
+    arrives before then is stamped when it is read. A recorder has RTP sockets open while it
+    takes calls, so only the first packets after it was idle can be; this test, in a process
+    of its own, would otherwise race that work with its first datagram."""
+    keeper = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    keeper.setsockopt(socket.SOL_SOCKET, getattr(socket, "SO_TIMESTAMPNS", 35), 1)
+    time.sleep(0.1)
+    return keeper
+
+
 def test_arrival_is_the_kernels_receive_time_and_drain_takes_what_waits() -> None:
+    keeper = _kernel_stamping_on()
+
     async def scenario() -> list[tuple[int, float, bytes]]:
         media = SessionMedia(PortRange("127.0.0.1", 43000, 43998))
         media.reserve(["caller"])
@@ -29,4 +43,5 @@ def test_arrival_is_the_kernels_receive_time_and_drain_takes_what_waits() -> Non
         assert 0.25 < fed[1][1] - fed[0][1] < 0.35
         return fed
 
-    asyncio.run(scenario())
+    with keeper:
+        asyncio.run(scenario())
