@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+from collections.abc import Sequence
 from contextlib import closing
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -136,21 +137,31 @@ def reapply_ledger(services: Services, ctx: RequestContext) -> int:
 
     Works on every backend: run it after restoring PostgreSQL or S3 by their own tools.
     """
-    pending = pending_erasures(services)
+    entries = list(services.ledger.entries())
+    if not entries:
+        return 0
+    # One read of the ledger and one listing of the store, for recordings and clips alike:
+    # the ledger grows for years, and listing an S3 bucket is slow.
+    stored = set(services.blobs.names())
+    pending = pending_erasures(services, entries, stored)
     erased = services.retention.reapply(ctx, pending) if pending else 0
-    clips = pending_clip_removals(services)
-    if clips:
-        erased += remove_again(services.engine, services.audit, services.vault, ctx, clips)
+    clips = clip_entries(entries)
+    undone = undone_removals(services.engine, stored, clips) if clips else []
+    if undone:
+        erased += remove_again(services.engine, services.audit, services.vault, ctx, undone)
     return erased
 
 
-def pending_erasures(services: Services) -> list[Erasure]:
-    """Ledger entries whose recording the database still holds unerased (a live row or a
-    data key), or whose blob is stored again; one per recording, blob names merged."""
+def pending_erasures(
+    services: Services, entries: Sequence[Erasure], stored: set[str]
+) -> list[Erasure]:
+    """Ledger ``entries`` whose recording the database still holds unerased (a live row or a
+    data key), or whose blob is in ``stored`` again; one per recording, blob names merged.
+    Training clips' entries are left to ``training/removal.py``."""
     merged: dict[str, Erasure] = {}
-    for erasure in services.ledger.entries():
+    for erasure in entries:
         if erasure.reason == CLIP_REMOVED:
-            continue  # a training clip's removal: ``pending_clip_removals``
+            continue
         first = merged.get(erasure.recording_id)
         if first is None:
             merged[erasure.recording_id] = erasure
@@ -160,21 +171,11 @@ def pending_erasures(services: Services) -> list[Erasure]:
     if not merged:
         return []
     undone = _unerased_ids(services, list(merged))
-    # One listing of the store, not a lookup per entry: the ledger grows for years.
-    stored = set(services.blobs.names())
     return [
         e
         for e in merged.values()
         if e.recording_id in undone or not stored.isdisjoint(e.blob_names)
     ]
-
-
-def pending_clip_removals(services: Services) -> list[Erasure]:
-    """Ledger entries for training clips that the database or the store holds again."""
-    removals = clip_entries(services.ledger.entries())
-    if not removals:
-        return []
-    return undone_removals(services.engine, set(services.blobs.names()), removals)
 
 
 def _unerased_ids(services: Services, ids: list[str]) -> set[str]:
